@@ -1,0 +1,44 @@
+package dev.backdoorguard.core.arch;
+
+import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Receives the named intermediate activations of a forward pass (the architecture's feature taps). */
+@FunctionalInterface
+public interface TapRecorder {
+    /** Ignores every tap: the plain forward pass. */
+    TapRecorder NONE = (name, x) -> {};
+
+    void offer(String tap, NDArray activation);
+
+    /** Keeps the requested taps, named, in the order the network produced them. */
+    final class Recording implements TapRecorder {
+        private final java.util.Set<String> wanted;
+        private final Map<String, NDArray> recorded = new LinkedHashMap<>();
+
+        Recording(Collection<String> wanted) {
+            this.wanted = java.util.Set.copyOf(wanted);
+        }
+
+        @Override
+        public void offer(String tap, NDArray activation) {
+            if (wanted.contains(tap)) {
+                activation.setName(tap);
+                recorded.put(tap, activation);
+            }
+        }
+
+        List<NDArray> inOrder() {
+            List<String> missing = new ArrayList<>(wanted);
+            missing.removeAll(recorded.keySet());
+            if (!missing.isEmpty()) {
+                throw new IllegalArgumentException("unknown feature taps: " + missing);
+            }
+            return new ArrayList<>(recorded.values());
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.backdoorguard.core.arch;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.nn.pooling.Pool;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A DJL block whose parameters are registered directly under their PyTorch {@code state_dict()}
+ * names (DESIGN.md §4), so the weights map one-to-one without any name translation. Subclasses
+ * register their layers in the constructor and write {@link #forward} with the op helpers.
+ *
+ * <p>Input: normalised images [N, C, H, W]; output: logits [N, K].
+ */
+public abstract class TorchNetwork extends AbstractBlock {
+    private static final byte VERSION = 1;
+    /** DJL's momentum 0.9 is PyTorch's 0.1: the engine passes 1 - momentum to libtorch. */
+    private static final float BN_MOMENTUM = 0.9f;
+    private static final float BN_EPS = 1e-5f;
+
+    private final int numClasses;
+    private final Map<String, Parameter> byName = new LinkedHashMap<>();
+
+    protected TorchNetwork(int numClasses) {
+        super(VERSION);
+        this.numClasses = numClasses;
+    }
+
+    /** Computes the logits, offering every intermediate activation to {@code taps}. */
+    protected abstract NDArray forward(NDArray x, boolean training, TapRecorder taps);
+
+    /** Parameters and buffers by PyTorch key, in registration order. */
+    public final Map<String, Parameter> parametersByTorchName() {
+        return Collections.unmodifiableMap(byName);
+    }
+
+    /** Creates and initialises every parameter the PyTorch way (kaiming-uniform a=√5, BN 1/0). */
+    public final void initializeParameters(NDManager manager, Shape inputShape) {
+        initialize(manager, DataType.FLOAT32, inputShape);
+    }
+
+    /** Runs the network and returns the logits followed by the requested taps, named by tap. */
+    public final NDList forwardWithTaps(NDArray x, boolean training, java.util.Collection<String> tapNames) {
+        TapRecorder.Recording recording = new TapRecorder.Recording(tapNames);
+        NDArray logits = forward(x, training, recording);
+        recording.offer("logits", logits);
+        NDList out = new NDList(logits);
+        out.addAll(recording.inOrder());
+        return out;
+    }
+
+    @Override
+    protected final NDList forwardInternal(
+            ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(forward(inputs.singletonOrThrow(), training, TapRecorder.NONE));
+    }
+
+    @Override
+    public final Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(inputShapes[0].get(0), numClasses)};
+    }
+
+    // ---- construction -------------------------------------------------------------------------
+
+    protected final void addConv(String name, int in, int out, int kernel, boolean bias) {
+        float bound = (float) (1 / Math.sqrt((double) in * kernel * kernel));
+        register(name + ".weight", Parameter.Type.WEIGHT, new Shape(out, in, kernel, kernel), uniform(bound), true);
+        if (bias) {
+            register(name + ".bias", Parameter.Type.BIAS, new Shape(out), uniform(bound), true);
+        }
+    }
+
+    protected final void addBatchNorm(String name, int channels) {
+        Shape shape = new Shape(channels);
+        register(name + ".weight", Parameter.Type.GAMMA, shape, Initializer.ONES, true);
+        register(name + ".bias", Parameter.Type.BETA, shape, Initializer.ZEROS, true);
+        register(name + ".running_mean", Parameter.Type.RUNNING_MEAN, shape, Initializer.ZEROS, false);
+        register(name + ".running_var", Parameter.Type.RUNNING_VAR, shape, Initializer.ONES, false);
+    }
+
+    protected final void addLinear(String name, int in, int out) {
+        float bound = (float) (1 / Math.sqrt(in));
+        register(name + ".weight", Parameter.Type.WEIGHT, new Shape(out, in), uniform(bound), true);
+        register(name + ".bias", Parameter.Type.BIAS, new Shape(out), uniform(bound), true);
+    }
+
+    private void register(String name, Parameter.Type type, Shape shape, Initializer init, boolean grad) {
+        Parameter p = Parameter.builder()
+                .setName(name)
+                .setType(type)
+                .optShape(shape)
+                .optInitializer(init)
+                .optRequiresGrad(grad)
+                .build();
+        if (byName.putIfAbsent(name, p) != null) {
+            throw new IllegalStateException("parameter registered twice: " + name);
+        }
+        addParameter(p);
+    }
+
+    private static Initializer uniform(float bound) {
+        return (manager, shape, dataType) -> manager.randomUniform(-bound, bound, shape, dataType);
+    }
+
+    // ---- forward helpers ----------------------------------------------------------------------
+
+    protected final NDArray conv(String name, NDArray x, int stride, int pad) {
+        Parameter bias = byName.get(name + ".bias");
+        return Conv2d.conv2d(
+                        x,
+                        array(name + ".weight"),
+                        bias == null ? null : bias.getArray(),
+                        new Shape(stride, stride),
+                        new Shape(pad, pad),
+                        new Shape(1, 1),
+                        1)
+                .singletonOrThrow();
+    }
+
+    protected final NDArray batchNorm(String name, NDArray x, boolean training) {
+        return BatchNorm.batchNorm(
+                        x,
+                        array(name + ".running_mean"),
+                        array(name + ".running_var"),
+                        array(name + ".weight"),
+                        array(name + ".bias"),
+                        1,
+                        BN_MOMENTUM,
+                        BN_EPS,
+                        training)
+                .singletonOrThrow();
+    }
+
+    protected final NDArray linear(String name, NDArray x) {
+        return Linear.linear(x, array(name + ".weight"), array(name + ".bias")).singletonOrThrow();
+    }
+
+    protected static NDArray relu(NDArray x) {
+        return Activation.relu(x);
+    }
+
+    protected static NDArray maxPool2(NDArray x) {
+        return Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), false);
+    }
+
+    /** AdaptiveAvgPool2d(1): [N, C, H, W] to [N, C, 1, 1], as PyTorch shapes it. */
+    protected static NDArray adaptiveAvgPool(NDArray x) {
+        return Pool.globalAvgPool2d(x).reshape(x.getShape().get(0), x.getShape().get(1), 1, 1);
+    }
+
+    protected static NDArray flatten(NDArray x) {
+        return x.reshape(x.getShape().get(0), -1);
+    }
+
+    private NDArray array(String name) {
+        Parameter p = byName.get(name);
+        if (p == null) {
+            throw new IllegalStateException("no parameter " + name + " in " + getClass().getSimpleName());
+        }
+        return p.getArray();
+    }
+}

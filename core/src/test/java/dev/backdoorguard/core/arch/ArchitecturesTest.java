@@ -1,0 +1,84 @@
+package dev.backdoorguard.core.arch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.backdoorguard.core.TestModels;
+import dev.backdoorguard.core.model.Classifier;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class ArchitecturesTest {
+    private final Architectures registry = Architectures.standard();
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cnn-small", "preact-resnet18", "resnet18"})
+    void everyDeclaredTapIsProducedByOneForwardPass(String name) {
+        Architecture arch = registry.get(name);
+        try (Classifier c = Classifier.create(TestModels.fashion(name, name.equals("cnn-small") ? null : 4), registry, 1);
+                NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.randomUniform(0, 1, new Shape(2, 1, 28, 28));
+            NDList out = c.forwardWithTaps(x, false, arch.taps());
+            assertThat(out.size()).isEqualTo(arch.taps().size() + 1);
+            assertThat(out.get(0).getShape()).isEqualTo(new Shape(2, 10));
+            for (int i = 0; i < arch.taps().size(); i++) {
+                assertThat(out.get(i + 1).getName()).isEqualTo(arch.taps().get(i));
+                assertThat(out.get(i + 1).getShape().get(0)).isEqualTo(2);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"cnn-small", "preact-resnet18", "resnet18"})
+    void declaredConvBnPairsExistAndAgreeOnChannels(String name) {
+        Architecture arch = registry.get(name);
+        try (Classifier c = Classifier.create(TestModels.fashion(name, name.equals("cnn-small") ? null : 4), registry, 1)) {
+            for (ConvBnPair pair : arch.convBnPairs()) {
+                long out = c.parameters().get(pair.conv() + ".weight").getArray().getShape().get(0);
+                long features = c.parameters().get(pair.bn() + ".weight").getArray().getShape().get(0);
+                assertThat(out).as(pair.toString()).isEqualTo(features);
+            }
+            assertThat(c.parameters()).containsKey(arch.head() + ".weight");
+            assertThat(c.parameters().get(arch.head() + ".weight").getArray().getShape().get(1))
+                    .isEqualTo(arch.headInputs().apply(c.spec()).longValue());
+        }
+    }
+
+    @Test
+    void pairCountsFollowDesign() {
+        assertThat(registry.get("cnn-small").convBnPairs()).hasSize(4);
+        assertThat(registry.get("preact-resnet18").convBnPairs()).hasSize(8);
+        assertThat(registry.get("resnet18").convBnPairs()).hasSize(20);
+    }
+
+    @Test
+    void cnnSmallHasThePyTorchStateDictKeys() {
+        try (Classifier c = Classifier.create(TestModels.fashion("cnn-small", null), registry, 1)) {
+            assertThat(c.parameters().keySet()).containsExactlyInAnyOrderElementsOf(Set.of(
+                    "features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias",
+                    "features.1.running_mean", "features.1.running_var", "features.3.weight", "features.3.bias",
+                    "features.4.weight", "features.4.bias", "features.4.running_mean", "features.4.running_var",
+                    "features.7.weight", "features.7.bias", "features.8.weight", "features.8.bias",
+                    "features.8.running_mean", "features.8.running_var", "features.10.weight", "features.10.bias",
+                    "features.11.weight", "features.11.bias", "features.11.running_mean", "features.11.running_var",
+                    "classifier.0.weight", "classifier.0.bias", "classifier.2.weight", "classifier.2.bias"));
+            long count = c.parameters().values().stream()
+                    .filter(p -> !p.getName().contains("running"))
+                    .mapToLong(p -> p.getArray().size()).sum();
+            assertThat(count).isEqualTo(74_986); // the figure in specs/clp-fst.md §9.1
+        }
+    }
+
+    @Test
+    void unknownArchitectureNamesTheKnownOnes() {
+        assertThatThrownBy(() -> registry.get("vgg"))
+                .hasMessageContaining("unknown architecture 'vgg'")
+                .hasMessageContaining("cnn-small");
+    }
+}
