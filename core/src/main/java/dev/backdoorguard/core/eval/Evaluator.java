@@ -1,0 +1,98 @@
+package dev.backdoorguard.core.eval;
+
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.trigger.Trigger;
+import java.util.function.IntConsumer;
+
+/** Measures ACC, ASR and RA of a classifier in eval mode (BN uses running statistics). */
+public final class Evaluator {
+    public static final int DEFAULT_BATCH = 256;
+
+    private final int batchSize;
+
+    public Evaluator(int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+        }
+        this.batchSize = batchSize;
+    }
+
+    /** The predicted class of every image of {@code test}, optionally triggered first. */
+    public int[] predict(Classifier model, ImageDataset test, Trigger trigger, IntConsumer progress) {
+        checkShape(model, test);
+        int n = test.size();
+        int[] predicted = new int[n];
+        int size = test.imageSize();
+        for (int start = 0; start < n; start += batchSize) {
+            int count = Math.min(batchSize, n - start);
+            float[] batch;
+            if (trigger == null) {
+                batch = new float[count * size];
+                System.arraycopy(test.pixels(), start * size, batch, 0, batch.length);
+            } else {
+                batch = trigger.applied(test.pixels(), start, count, size);
+            }
+            float[][] logits = model.logits(batch, count);
+            for (int i = 0; i < count; i++) {
+                predicted[start + i] = argmax(logits[i]);
+            }
+            progress.accept(start + count);
+        }
+        return predicted;
+    }
+
+    /** ACC on {@code test}; with a trigger, also ASR and RA on its non-target images. */
+    public AttackMetrics evaluate(Classifier model, ImageDataset test, Trigger trigger, int target) {
+        return evaluate(model, test, trigger, target, done -> {});
+    }
+
+    public AttackMetrics evaluate(Classifier model, ImageDataset test, Trigger trigger, int target, IntConsumer progress) {
+        int[] clean = predict(model, test, null, progress);
+        int correct = 0;
+        for (int i = 0; i < clean.length; i++) {
+            correct += clean[i] == test.labels()[i] ? 1 : 0;
+        }
+        if (trigger == null) {
+            return AttackMetrics.cleanOnly(correct, test.size());
+        }
+        if (target < 0 || target >= model.spec().numClasses()) {
+            throw new IllegalArgumentException("target class " + target + " is outside [0, "
+                    + model.spec().numClasses() + ")");
+        }
+        int[] nonTarget = java.util.stream.IntStream.range(0, test.size())
+                .filter(i -> test.labels()[i] != target).toArray();
+        ImageDataset victims = test.subset(nonTarget);
+        int[] triggered = predict(model, victims, trigger, progress);
+        int hits = 0;
+        int recovered = 0;
+        for (int i = 0; i < triggered.length; i++) {
+            hits += triggered[i] == target ? 1 : 0;
+            recovered += triggered[i] == victims.labels()[i] ? 1 : 0;
+        }
+        return new AttackMetrics(AttackMetrics.ratio(correct, test.size()), AttackMetrics.ratio(hits, victims.size()),
+                AttackMetrics.ratio(recovered, victims.size()), correct, test.size(), hits, recovered, victims.size());
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static void checkShape(Classifier model, ImageDataset data) {
+        int[] expected = model.spec().inputShape();
+        if (!java.util.Arrays.equals(expected, data.shape())) {
+            throw new IllegalArgumentException("data set images are " + java.util.Arrays.toString(data.shape())
+                    + " but the model expects " + java.util.Arrays.toString(expected));
+        }
+        if (data.numClasses() > model.spec().numClasses()) {
+            throw new IllegalArgumentException("data set has " + data.numClasses() + " classes but the model has "
+                    + model.spec().numClasses());
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.backdoorguard.offline;
+
+import dev.backdoorguard.offline.cli.AttackCommand;
+import dev.backdoorguard.offline.cli.ErrorHandler;
+import dev.backdoorguard.offline.cli.EvaluateCommand;
+import dev.backdoorguard.offline.cli.VersionProvider;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The offline tool's composition root: {@code guard attack | evaluate}. */
+@Command(
+        name = "guard",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Backdoor Guard offline tool: simulate attacks, evaluate, purify and calibrate models.",
+        subcommands = {AttackCommand.class, EvaluateCommand.class, CommandLine.HelpCommand.class})
+public final class GuardOffline {
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The configured command line; tests call {@code execute} on it directly. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new GuardOffline());
+        cli.setExecutionExceptionHandler(new ErrorHandler());
+        return cli;
+    }
+}

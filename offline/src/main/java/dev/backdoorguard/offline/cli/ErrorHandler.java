@@ -1,0 +1,43 @@
+package dev.backdoorguard.offline.cli;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import picocli.CommandLine;
+
+/**
+ * Turns a failed command into one clear line on stderr and a non-zero exit code: 2 for bad input or
+ * arguments, 1 for anything unexpected (with the stack trace, which is then a bug).
+ */
+public final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+    public static final int BAD_INPUT = 2;
+    public static final int FAILURE = 1;
+
+    @Override
+    public int handleExecutionException(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+        String name = cli.getCommandSpec().qualifiedName();
+        if (e instanceof FileAlreadyExistsException || e instanceof AccessDeniedException
+                || e instanceof NoSuchFileException) {
+            cli.getErr().println(name + ": error: " + describe(e));
+            return BAD_INPUT;
+        }
+        if (e instanceof IllegalArgumentException || e instanceof IOException) {
+            cli.getErr().println(name + ": error: " + e.getMessage());
+            return BAD_INPUT;
+        }
+        cli.getErr().println(name + ": internal error: " + e);
+        e.printStackTrace(cli.getErr());
+        return FAILURE;
+    }
+
+    private static String describe(Exception e) {
+        if (e instanceof NoSuchFileException) {
+            return e.getMessage() + ": no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return e.getMessage() + ": permission denied";
+        }
+        return e.getMessage();
+    }
+}

@@ -1,0 +1,86 @@
+package dev.backdoorguard.offline.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.data.Datasets;
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.eval.AttackMetrics;
+import dev.backdoorguard.core.eval.Evaluator;
+import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.trigger.Trigger;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code guard evaluate}: ACC, and with a trigger ASR and RA, of a bundle on the test set. */
+@Command(
+        name = "evaluate",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Measure a model bundle on the clean test set (ACC) and, with --trigger, on the triggered test images"
+                    + " whose true label is not the target (ASR: predicted as target; RA: still correct).",
+            ""
+        })
+public final class EvaluateCommand implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "The model bundle directory.")
+    Path model;
+
+    @Option(names = "--trigger", paramLabel = "NAME", description = "Trigger: badnets, blended, wanet, sig.")
+    String trigger;
+
+    @Mixin TriggerOptions triggerOptions;
+
+    @Option(names = "--target", defaultValue = "0", paramLabel = "K",
+            description = "Target class of the backdoor (default: ${DEFAULT-VALUE}).")
+    int target;
+
+    @Option(names = "--batch-size", defaultValue = "256", paramLabel = "B",
+            description = "Evaluation batch size (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Mixin DataOptions data;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the table.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        long start = System.nanoTime();
+        try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
+            ImageDataset test = data.load(Datasets.Split.TEST, classifier.spec().numClasses());
+            if (target < 0 || target >= classifier.spec().numClasses()) {
+                throw new IllegalArgumentException("--target " + target + " is outside [0, "
+                        + classifier.spec().numClasses() + ")");
+            }
+            Trigger t = trigger == null ? null : triggerOptions.create(trigger, test.shape());
+            AttackMetrics m = new Evaluator(batchSize).evaluate(classifier, test, t, target);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (json) {
+                ObjectNode r = Reports.header("evaluate", 0);
+                r.put("model", model.toString());
+                r.put("weights_sha256", Bundles.sha256(model.resolve(Classifier.WEIGHTS)));
+                r.put("architecture", classifier.spec().architecture());
+                if (trigger != null) {
+                    r.put("trigger", trigger);
+                    r.put("trigger_seed", triggerOptions.seed);
+                    r.put("target", target);
+                }
+                r.set("metrics", Reports.metrics(m));
+                r.put("wall_seconds", seconds);
+                spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(r));
+            } else {
+                Reports.printMetrics(spec.commandLine().getOut(), String.format("evaluate %s (%s)%s: %.1f s", model,
+                        classifier.spec().architecture(), trigger == null ? "" : " trigger " + trigger + " target " + target,
+                        seconds), m);
+            }
+        }
+        return 0;
+    }
+}

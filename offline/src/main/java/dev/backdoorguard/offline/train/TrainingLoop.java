@@ -1,0 +1,104 @@
+package dev.backdoorguard.offline.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.model.Classifier;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/** Trains every trainable parameter of a classifier with cross-entropy, in train mode. */
+public final class TrainingLoop {
+    /** What one epoch did. */
+    public record Epoch(int epoch, double learningRate, double meanLoss, double seconds) {}
+
+    /** Receives progress: {@code step} of {@code steps} within {@code epoch}, with the running loss. */
+    public interface Listener {
+        void onStep(int epoch, int epochs, int step, int steps, double runningLoss);
+
+        default void onEpoch(Epoch epoch, int epochs) {}
+    }
+
+    private final TrainingConfig config;
+
+    public TrainingLoop(TrainingConfig config) {
+        this.config = config;
+    }
+
+    public List<Epoch> train(Classifier model, ImageDataset data, Listener listener) {
+        if (data.size() < config.batchSize() && config.dropLast()) {
+            throw new IllegalArgumentException("training set has " + data.size() + " images, fewer than one batch of "
+                    + config.batchSize());
+        }
+        List<Parameter> trainable = model.parameters().values().stream().filter(Parameter::requiresGradient).toList();
+        Engine.getInstance().setRandomSeed((int) config.seed());
+        Random random = new Random(config.seed());
+        CosineSchedule schedule = new CosineSchedule(config.learningRate(), config.epochs());
+        int n = data.size();
+        int size = data.imageSize();
+        int steps = config.dropLast() ? n / config.batchSize() : (n + config.batchSize() - 1) / config.batchSize();
+        List<Epoch> history = new ArrayList<>();
+        try (TorchSgd sgd = new TorchSgd(trainable, config.momentum(), config.weightDecay(), model.manager())) {
+            for (int epoch = 0; epoch < config.epochs(); epoch++) {
+                long start = System.nanoTime();
+                double lr = schedule.at(epoch);
+                int[] order = shuffled(n, random);
+                double lossSum = 0;
+                for (int step = 0; step < steps; step++) {
+                    int from = step * config.batchSize();
+                    int count = Math.min(config.batchSize(), n - from);
+                    float[] pixels = new float[count * size];
+                    float[] labels = new float[count];
+                    for (int i = 0; i < count; i++) {
+                        int item = order[from + i];
+                        config.augmentation().apply(data.pixels(), item * size, pixels, i * size, data.channels(),
+                                data.height(), data.width(), random);
+                        labels[i] = data.labels()[item];
+                    }
+                    lossSum += step(model, pixels, labels, count, data);
+                    sgd.step(lr);
+                    listener.onStep(epoch, config.epochs(), step + 1, steps, lossSum / (step + 1));
+                }
+                Epoch done = new Epoch(epoch + 1, lr, lossSum / steps, (System.nanoTime() - start) / 1e9);
+                history.add(done);
+                listener.onEpoch(done, config.epochs());
+            }
+        }
+        return history;
+    }
+
+    private static double step(Classifier model, float[] pixels, float[] labels, int count, ImageDataset data) {
+        try (NDManager scope = model.manager().newSubManager();
+                GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray x = scope.create(pixels, new Shape(count, data.channels(), data.height(), data.width()));
+            NDArray y = scope.create(labels);
+            NDArray loss = Losses.crossEntropy(model.forward(x, true), y);
+            collector.backward(loss);
+            float value = loss.getFloat();
+            if (!Float.isFinite(value)) {
+                throw new IllegalStateException("training diverged: loss is " + value
+                        + " (try a lower learning rate)");
+            }
+            return value;
+        }
+    }
+
+    private static int[] shuffled(int n, Random random) {
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        return order;
+    }
+}
