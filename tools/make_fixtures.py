@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pyguard import archs, bundle, st, triggers  # noqa: E402
+from pyguard import archs, bundle, data, st, triggers  # noqa: E402
 from pyguard.data import FASHION_MNIST_LABELS, FASHION_MNIST_MEAN, FASHION_MNIST_STD  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +30,7 @@ DEFAULT_OUT = os.path.join(REPO, "core", "src", "test", "resources", "parity")
 
 MODEL_SEED = 7
 INPUT_SEED = 1234
-BATCH = 4
+BATCH = 2  # keeps the cnn-small folder under 1 MB (its two 28x28x32 taps dominate)
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 PARITY_WIDTH = 4
@@ -181,6 +181,38 @@ def write_triggers(d):
         "clip": "all outputs clipped to [0,1]"})
 
 
+def write_grads(d, cnn_dir):
+    """One train-mode cross-entropy backward pass of the cnn-small parity bundle: every gradient."""
+    model, meta = bundle.read_bundle(cnn_dir)
+    x = st.load_file(os.path.join(cnn_dir, "inputs.safetensors"))["input"]
+    model.train()
+    y = torch.arange(x.shape[0], dtype=torch.int64) % NUM_CLASSES
+    loss = F.cross_entropy(model(normalized(x)), y)
+    loss.backward()
+    out = {"grad:" + k: p.grad.detach().clone() for k, p in model.named_parameters()}
+    out["loss"] = loss.detach().reshape(1)
+    out["labels"] = y
+    st.save_file(out, os.path.join(d, "grads.safetensors"))
+
+
+def write_steps(d, cnn_dir):
+    """Twenty SGD steps (lr 0.1, momentum 0.9, wd 5e-4, batch 32) on the first 640 real Fashion-MNIST
+    training images, from the cnn-small parity bundle: the per-step losses."""
+    model, meta = bundle.read_bundle(cnn_dir)
+    x, y = data.load_idx_dataset("train")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    model.train()
+    losses = []
+    for s in range(20):
+        xb, yb = x[s * 32:(s + 1) * 32], y[s * 32:(s + 1) * 32]
+        opt.zero_grad()
+        loss = F.cross_entropy(model(normalized(xb)), yb)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    st.save_file({"losses": torch.tensor(losses, dtype=torch.float32)}, os.path.join(d, "steps.safetensors"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
@@ -197,6 +229,8 @@ def main():
     write_sgd(tdir)
     write_bn_train(tdir, os.path.join(args.out, "cnn-small"))
     write_uclc(tdir, models["cnn-small"])
+    write_grads(tdir, os.path.join(args.out, "cnn-small"))
+    write_steps(tdir, os.path.join(args.out, "cnn-small"))
     gdir = os.path.join(args.out, "triggers")
     os.makedirs(gdir, exist_ok=True)
     write_triggers(gdir)

@@ -37,7 +37,7 @@ public final class Subsets {
         for (int i = 0; i < labels.length; i++) {
             byClass.get(labels[i]).add(i);
         }
-        Random random = new Random(seed);
+        Random random = new Random(dev.backdoorguard.core.Seeds.derive(seed, "class-balanced-subset"));
         boolean[] chosen = new boolean[labels.length];
         for (int k = 0; k < numClasses; k++) {
             List<Integer> members = byClass.get(k);

@@ -33,7 +33,7 @@ public final class Poisoning {
         } else {
             candidates = java.util.stream.IntStream.range(0, train.size()).toArray();
         }
-        Random random = new Random(seed);
+        Random random = new Random(dev.backdoorguard.core.Seeds.derive(seed, "poison"));
         for (int i = candidates.length - 1; i > 0; i--) {
             int j = random.nextInt(i + 1);
             int t = candidates[i];

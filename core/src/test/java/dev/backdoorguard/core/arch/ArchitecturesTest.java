@@ -76,6 +76,28 @@ class ArchitecturesTest {
     }
 
     @Test
+    void initialisationIsPyTorchsDefault() {
+        try (Classifier c = Classifier.create(TestModels.fashion("cnn-small", null), registry, 1)) {
+            // kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); std = bound / sqrt(3)
+            for (String name : new String[] {"features.0.weight", "features.10.weight", "classifier.0.weight"}) {
+                float[] w = c.parameters().get(name).getArray().toFloatArray();
+                long[] shape = c.parameters().get(name).getArray().getShape().getShape();
+                long fanIn = w.length / shape[0];
+                double bound = 1 / Math.sqrt(fanIn);
+                double sq = 0;
+                for (float v : w) {
+                    assertThat(Math.abs(v)).as(name).isLessThanOrEqualTo((float) bound);
+                    sq += v * v;
+                }
+                assertThat(Math.sqrt(sq / w.length)).as(name + " std").isCloseTo(bound / Math.sqrt(3),
+                        org.assertj.core.data.Offset.offset(0.1 * bound));
+            }
+            assertThat(c.parameters().get("features.1.weight").getArray().toFloatArray()).containsOnly(1f);
+            assertThat(c.parameters().get("features.1.running_var").getArray().toFloatArray()).containsOnly(1f);
+        }
+    }
+
+    @Test
     void unknownArchitectureNamesTheKnownOnes() {
         assertThatThrownBy(() -> registry.get("vgg"))
                 .hasMessageContaining("unknown architecture 'vgg'")

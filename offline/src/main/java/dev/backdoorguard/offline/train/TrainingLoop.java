@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
+import dev.backdoorguard.core.Seeds;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.model.Classifier;
 import java.util.ArrayList;
@@ -37,7 +38,7 @@ public final class TrainingLoop {
         }
         List<Parameter> trainable = model.parameters().values().stream().filter(Parameter::requiresGradient).toList();
         Engine.getInstance().setRandomSeed((int) config.seed());
-        Random random = new Random(config.seed());
+        Random random = new Random(Seeds.derive(config.seed(), "training-order"));
         CosineSchedule schedule = new CosineSchedule(config.learningRate(), config.epochs());
         int n = data.size();
         int size = data.imageSize();
@@ -72,7 +73,7 @@ public final class TrainingLoop {
         return history;
     }
 
-    private static double step(Classifier model, float[] pixels, float[] labels, int count, ImageDataset data) {
+    static double step(Classifier model, float[] pixels, float[] labels, int count, ImageDataset data) {
         try (NDManager scope = model.manager().newSubManager();
                 GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             NDArray x = scope.create(pixels, new Shape(count, data.channels(), data.height(), data.width()));

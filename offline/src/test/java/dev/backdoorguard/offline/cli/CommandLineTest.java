@@ -1,0 +1,141 @@
+package dev.backdoorguard.offline.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.backdoorguard.offline.GuardOffline;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code guard attack} and {@code guard evaluate} end to end on real Fashion-MNIST (a small attacker
+ * set, few epochs): the bundle, its report, the figures, and every bad-input path.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class CommandLineTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir static Path tmp;
+    private Path model;
+    private JsonNode attackReport;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = GuardOffline.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @BeforeAll
+    void trainASmallBackdooredModel() throws Exception {
+        model = tmp.resolve("m0");
+        Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
+                "--max-train", "6000", "--seed", "1", "--padding", "0", "--no-flip", "--out", model.toString(), "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        attackReport = JSON.readTree(r.out());
+    }
+
+    @Test
+    @Order(1)
+    void attackWritesACompleteBundleAndAnHonestReport() throws Exception {
+        try (Stream<Path> files = Files.list(model)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("model.json", "weights.safetensors", "report.json");
+        }
+        JsonNode report = JSON.readTree(model.resolve("report.json").toFile());
+        assertThat(report).isEqualTo(attackReport);
+        assertThat(report.at("/config/poison_rate").asDouble()).isEqualTo(0.1);
+        assertThat(report.at("/data/attacker_images").asInt()).isEqualTo(6000);
+        assertThat(report.at("/data/poisoned_images").asInt()).isEqualTo(600);
+        assertThat(report.at("/data/defender_clean_images").asInt()).isEqualTo(1200);
+        assertThat(report.get("epochs")).hasSize(3);
+        assertThat(report.get("tool_version").asText()).isNotBlank();
+        // the backdoor took: the small model learns the task and the trigger
+        assertThat(report.at("/metrics/acc").asDouble()).isGreaterThan(0.6);
+        assertThat(report.at("/metrics/asr").asDouble()).isGreaterThan(0.5);
+        assertThat(Files.readString(model.resolve("model.json"))).contains("\"architecture\" : \"cnn-small\"");
+    }
+
+    @Test
+    @Order(2)
+    void evaluateReproducesTheAttackFigures() throws Exception {
+        Run r = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--target", "0", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode m = JSON.readTree(r.out()).get("metrics");
+        assertThat(m.get("acc").asDouble()).isEqualTo(attackReport.at("/metrics/acc").asDouble());
+        assertThat(m.get("asr").asDouble()).isEqualTo(attackReport.at("/metrics/asr").asDouble());
+        assertThat(m.get("ra").asDouble()).isEqualTo(attackReport.at("/metrics/ra").asDouble());
+        Run table = run("evaluate", "--model", model.toString(), "--trigger", "badnets");
+        assertThat(table.out()).contains("ACC").contains("ASR").contains("RA").contains("%");
+    }
+
+    @Test
+    void badArgumentsGiveOneClearLineAndExitCode2() {
+        Path out = tmp.resolve("never");
+        assertError(run("attack", "--poison-rate", "0", "--out", out.toString()), "--poison-rate must be in (0, 1]");
+        assertError(run("attack", "--poison-rate", "1.5", "--out", out.toString()), "--poison-rate must be in (0, 1]");
+        assertError(run("attack", "--target", "12", "--out", out.toString()), "--target 12 is outside [0, 10)");
+        assertError(run("attack", "--arch", "vgg", "--out", out.toString()), "unknown architecture 'vgg'");
+        assertError(run("attack", "--trigger", "ghost", "--out", out.toString()), "unknown trigger 'ghost'");
+        assertError(run("attack", "--data-dir", tmp.resolve("nodata").toString(), "--out", out.toString()),
+                "data directory not found");
+        assertError(run("attack", "--clean-fraction", "0.00001", "--out", out.toString()), "fewer than one image per class");
+        assertThat(out).doesNotExist();
+        assertThat(run("attack").exit()).isEqualTo(2); // picocli: --out is required
+    }
+
+    @Test
+    void anExistingOutputIsNeverTouchedWithoutForce() throws Exception {
+        Path existing = Files.createDirectories(tmp.resolve("existing"));
+        Files.writeString(existing.resolve("keep.txt"), "mine");
+        assertError(run("attack", "--out", existing.toString()), "already exists (use --force");
+        assertThat(Files.readString(existing.resolve("keep.txt"))).isEqualTo("mine");
+    }
+
+    @Test
+    void corruptBundlesAreNamed() throws Exception {
+        Path copy = Files.createDirectories(tmp.resolve("corrupt"));
+        Files.copy(model.resolve("model.json"), copy.resolve("model.json"));
+        byte[] weights = Files.readAllBytes(model.resolve("weights.safetensors"));
+        Files.write(copy.resolve("weights.safetensors"), java.util.Arrays.copyOf(weights, 20));
+        assertError(run("evaluate", "--model", copy.toString()), "weights.safetensors");
+        Files.delete(copy.resolve("weights.safetensors"));
+        assertError(run("evaluate", "--model", copy.toString()), "weights.safetensors: missing");
+        assertError(run("evaluate", "--model", tmp.resolve("nothing").toString()), "model bundle directory not found");
+        assertError(run("evaluate", "--model", model.toString(), "--target", "-1", "--trigger", "badnets"),
+                "--target -1 is outside");
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String cmd : new String[] {"attack", "evaluate"}) {
+            Run r = run(cmd, "--help");
+            assertThat(r.exit()).isZero();
+            assertThat(r.out()).contains("Usage: guard " + cmd).contains("--data-dir");
+        }
+        assertThat(run("--help").out()).contains("attack").contains("evaluate");
+    }
+
+    private static void assertError(Run r, String message) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains(message);
+        assertThat(r.err().strip().lines().count()).as("one line: " + r.err()).isEqualTo(1);
+    }
+}
