@@ -142,21 +142,30 @@ def write_bn_train(d, cnn_dir):
         "mode": "train, BN momentum 0.1, running_var updated with the unbiased batch variance"})
 
 
-def write_uclc(d, cnn_model):
+def write_uclc(d, models):
+    """CLP's upper-bound channel Lipschitz constants (the reference formula, float64 SVD) for every
+    declared conv->BN pair of cnn-small and resnet18 (whose 1x1 shortcuts exercise the C_in x 1 case),
+    and the reference pruning decisions (unbiased std, strict >) for u = 1 and u = 3."""
     out = {}
-    for conv_name, bn_name in archs.CnnSmall.CLP_PAIRS:
-        conv = cnn_model.get_submodule(conv_name)
-        bn = cnn_model.get_submodule(bn_name)
-        with torch.no_grad():
-            w = conv.weight.double() * (bn.weight.double() / bn.running_var.double().sqrt()).reshape(-1, 1, 1, 1)
-            vals = torch.stack([torch.svd(w[k].reshape(w.shape[1], -1))[1].max() for k in range(w.shape[0])])
-        out["uclc:" + conv_name] = vals.to(torch.float32)
-        out["uclc64:" + conv_name] = vals
+    for arch in ("cnn-small", "resnet18"):
+        model = models[arch]
+        for conv_name, bn_name in model.CLP_PAIRS:
+            conv = model.get_submodule(conv_name)
+            bn = model.get_submodule(bn_name)
+            with torch.no_grad():
+                w = conv.weight.double() * (bn.weight.double() / bn.running_var.double().sqrt()).reshape(-1, 1, 1, 1)
+                vals = torch.stack([torch.svd(w[k].reshape(w.shape[1], -1))[1].max() for k in range(w.shape[0])])
+            key = f"{arch}/{conv_name}"
+            out["uclc:" + key] = vals.to(torch.float32)
+            out["uclc64:" + key] = vals
+            for u in (1, 3):
+                pruned = torch.nonzero(vals > vals.mean() + u * vals.std()).flatten().to(torch.int64)
+                out[f"pruned_u{u}:{key}"] = pruned
     st.save_file(out, os.path.join(d, "uclc.safetensors"), metadata={
-        "model": "parity/cnn-small",
+        "models": "parity/cnn-small, parity/resnet18",
         "formula": "w = conv.weight * (bn.weight / bn.running_var.sqrt()).reshape(-1,1,1,1) (no eps); "
-                   "uclc[k] = torch.svd(w[k].reshape(in_ch, -1))[1].max(), in float64",
-        "pairs": ",".join(f"{c}/{b}" for c, b in archs.CnnSmall.CLP_PAIRS)})
+                   "uclc[k] = torch.svd(w[k].reshape(in_ch, -1))[1].max(), in float64; "
+                   "pruned = uclc > uclc.mean() + u * uclc.std() (unbiased)"})
 
 
 def write_triggers(d):
@@ -228,7 +237,7 @@ def main():
     os.makedirs(tdir, exist_ok=True)
     write_sgd(tdir)
     write_bn_train(tdir, os.path.join(args.out, "cnn-small"))
-    write_uclc(tdir, models["cnn-small"])
+    write_uclc(tdir, models)
     write_grads(tdir, os.path.join(args.out, "cnn-small"))
     write_steps(tdir, os.path.join(args.out, "cnn-small"))
     gdir = os.path.join(args.out, "triggers")

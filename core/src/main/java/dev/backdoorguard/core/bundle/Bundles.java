@@ -21,7 +21,16 @@ public final class Bundles {
      */
     public static void write(Path out, boolean replace, ModelSpec spec, Map<String, HostTensor> weights,
             ObjectNode report) throws IOException {
+        write(out, replace, spec, weights, report, Map.of());
+    }
+
+    /** As {@link #write(Path, boolean, ModelSpec, Map, ObjectNode)}, plus extra files (charts) by name. */
+    public static void write(Path out, boolean replace, ModelSpec spec, Map<String, HostTensor> weights,
+            ObjectNode report, Map<String, byte[]> extraFiles) throws IOException {
         AtomicDirectory.write(out, replace, dir -> {
+            for (Map.Entry<String, byte[]> e : extraFiles.entrySet()) {
+                Files.write(dir.resolve(e.getKey()), e.getValue());
+            }
             ModelJson.write(spec, dir.resolve("model.json"));
             SafeTensors.write(dir.resolve("weights.safetensors"), weights, Map.of("format", "pt"));
             if (report != null) {

@@ -10,6 +10,7 @@ import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.data.Subsets;
 import dev.backdoorguard.core.trigger.Trigger;
 import dev.backdoorguard.offline.attack.AttackSimulation;
+import dev.backdoorguard.offline.report.LineChart;
 import dev.backdoorguard.offline.train.TrainingConfig;
 import dev.backdoorguard.offline.train.TrainingLoop;
 import java.nio.file.FileAlreadyExistsException;
@@ -136,13 +137,14 @@ public final class AttackCommand implements Callable<Integer> {
             provenance.put("target", target);
             provenance.put("poison_rate", poisonRate);
             provenance.put("seed", seed);
-            Bundles.write(out, force, model.spec().withProvenance(provenance), model.stateDict(), report);
+            Bundles.write(out, force, model.spec().withProvenance(provenance), model.stateDict(), report,
+                    java.util.Map.of("training-curve.png", trainingCurve(outcome)));
             if (json) {
                 spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(report));
             } else {
                 Reports.printMetrics(spec.commandLine().getOut(), String.format("attack %s %s rate %.3f target %d: %.1f s",
                         architecture, trigger, poisonRate, target, outcome.wallSeconds()), outcome.metrics());
-                spec.commandLine().getOut().println("  wrote " + out + " (model.json, weights.safetensors, report.json)");
+                spec.commandLine().getOut().println("  wrote " + out + " (model.json, weights.safetensors, report.json, training-curve.png)");
             }
         }
         return 0;
@@ -189,6 +191,16 @@ public final class AttackCommand implements Callable<Integer> {
         r.put("seconds_per_epoch_median", median(o.epochs().stream().mapToDouble(TrainingLoop.Epoch::seconds).toArray()));
         r.put("wall_seconds", o.wallSeconds());
         return r;
+    }
+
+    private byte[] trainingCurve(AttackSimulation.Outcome o) throws java.io.IOException {
+        double[] epochs = o.epochs().stream().mapToDouble(TrainingLoop.Epoch::epoch).toArray();
+        double[] loss = o.epochs().stream().mapToDouble(TrainingLoop.Epoch::meanLoss).toArray();
+        return new LineChart(String.format("guard attack: %s, %s, rate %.3f", architecture, trigger, poisonRate),
+                "epoch", "mean training loss")
+                .add(new LineChart.Series("loss (ACC " + String.format("%.1f%%", 100 * o.metrics().acc()) + ", ASR "
+                        + String.format("%.1f%%", 100 * o.metrics().asr()) + ")", epochs, loss))
+                .png();
     }
 
     static double median(double[] v) {

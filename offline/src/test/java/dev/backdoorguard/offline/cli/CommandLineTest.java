@@ -57,7 +57,8 @@ class CommandLineTest {
     void attackWritesACompleteBundleAndAnHonestReport() throws Exception {
         try (Stream<Path> files = Files.list(model)) {
             assertThat(files.map(p -> p.getFileName().toString()))
-                    .containsExactlyInAnyOrder("model.json", "weights.safetensors", "report.json");
+                    .containsExactlyInAnyOrder("model.json", "weights.safetensors", "report.json", "training-curve.png");
+        assertThat(javax.imageio.ImageIO.read(model.resolve("training-curve.png").toFile()).getWidth()).isEqualTo(640);
         }
         JsonNode report = JSON.readTree(model.resolve("report.json").toFile());
         assertThat(report).isEqualTo(attackReport);
@@ -84,6 +85,43 @@ class CommandLineTest {
         assertThat(m.get("ra").asDouble()).isEqualTo(attackReport.at("/metrics/ra").asDouble());
         Run table = run("evaluate", "--model", model.toString(), "--trigger", "badnets");
         assertThat(table.out()).contains("ACC").contains("ASR").contains("RA").contains("%");
+    }
+
+    @Test
+    @Order(3)
+    void purifyClpWritesAPrunedBundleAndLeavesTheInputUntouched() throws Exception {
+        String inputHash = dev.backdoorguard.core.bundle.Bundles.sha256(model.resolve("weights.safetensors"));
+        Path out = tmp.resolve("m1-clp");
+        Run r = run("purify", "clp", "--model", model.toString(), "--out", out.toString(), "--u", "3",
+                "--eval-trigger", "badnets", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode report = JSON.readTree(r.out());
+        assertThat(report.get("method").asText()).isEqualTo("clp");
+        assertThat(report.at("/config/u").asDouble()).isEqualTo(3.0);
+        assertThat(report.at("/input/weights_sha256").asText()).isEqualTo(inputHash);
+        assertThat(report.at("/details/layers")).hasSize(4);
+        assertThat(report.at("/evaluation/before/asr").asDouble()).isEqualTo(attackReport.at("/metrics/asr").asDouble());
+        assertThat(report.at("/evaluation/der").isNumber()).isTrue();
+        System.out.println("CLP on the test model: " + report.get("evaluation") + " pruned "
+                + report.at("/details/pruned_channels"));
+        assertThat(dev.backdoorguard.core.bundle.Bundles.sha256(model.resolve("weights.safetensors"))).isEqualTo(inputHash);
+        assertThat(out.resolve("report.json")).exists();
+        Run eval = run("evaluate", "--model", out.toString(), "--trigger", "badnets", "--json");
+        assertThat(JSON.readTree(eval.out()).at("/metrics/asr").asDouble())
+                .isEqualTo(report.at("/evaluation/after/asr").asDouble());
+    }
+
+    @Test
+    void purifyRefusesToOverwriteItsInputOrRunWithABadU() {
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", model.toString()),
+                "--out must differ from --model");
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", tmp.resolve("x").toString(), "--u", "-1"),
+                "--u must be finite and >= 0");
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", tmp.resolve("x").toString(),
+                "--u-sweep", "0:10:1"), "--u-sweep needs --eval-trigger");
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", tmp.resolve("x").toString(),
+                "--eval-trigger", "badnets", "--u-sweep", "5:1:1"), "--u-sweep must be FROM:TO:STEP");
+        assertThat(tmp.resolve("x")).doesNotExist();
     }
 
     @Test
@@ -125,8 +163,8 @@ class CommandLineTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"attack", "evaluate"}) {
-            Run r = run(cmd, "--help");
+        for (String cmd : new String[] {"attack", "evaluate", "purify clp"}) {
+            Run r = run((cmd + " --help").split(" "));
             assertThat(r.exit()).isZero();
             assertThat(r.out()).contains("Usage: guard " + cmd).contains("--data-dir");
         }

@@ -1,0 +1,154 @@
+package dev.backdoorguard.offline.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.data.Datasets;
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.eval.AttackMetrics;
+import dev.backdoorguard.core.eval.Evaluator;
+import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.trigger.Trigger;
+import dev.backdoorguard.offline.purify.PurificationData;
+import dev.backdoorguard.offline.purify.PurificationReport;
+import dev.backdoorguard.offline.purify.Purifier;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * What every {@code guard purify} command shares: input and output bundles, the optional
+ * before/after evaluation, and the report. The input bundle is only read; the output is written
+ * atomically.
+ */
+public final class PurificationRun {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "The suspect model bundle (read only).")
+    Path model;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The purified bundle to write.")
+    Path out;
+
+    @Option(names = "--force", description = "Replace --out if it exists.")
+    boolean force;
+
+    @Option(names = "--eval-trigger", paramLabel = "NAME",
+            description = "Measure ACC/ASR/RA before and after with this trigger (badnets, blended, wanet, sig).")
+    String evalTrigger;
+
+    @Option(names = "--eval-target", defaultValue = "0", paramLabel = "K",
+            description = "Target class for --eval-trigger (default: ${DEFAULT-VALUE}).")
+    int evalTarget;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of every random choice (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print the report as one JSON object instead of the summary.")
+    boolean json;
+
+    @Mixin TriggerOptions triggerOptions;
+
+    @Mixin DataOptions data;
+
+    /** Fails early, before any work, on outputs that would lose or corrupt something. */
+    void checkOutput() throws IOException {
+        Path in = model.toAbsolutePath().normalize();
+        Path target = out.toAbsolutePath().normalize();
+        if (in.equals(target) || (Files.exists(target) && Files.exists(in) && Files.isSameFile(in, target))) {
+            throw new IllegalArgumentException("--out must differ from --model (the input bundle is never modified)");
+        }
+        if (Files.exists(target) && !force) {
+            throw new FileAlreadyExistsException(out + " already exists (use --force to replace it)");
+        }
+    }
+
+    /** The before/after evaluation, when --eval-trigger is given. */
+    final class Evaluation {
+        final ImageDataset test;
+        final Trigger trigger;
+
+        Evaluation(Classifier classifier) throws IOException {
+            test = data.load(Datasets.Split.TEST, classifier.spec().numClasses());
+            if (evalTarget < 0 || evalTarget >= classifier.spec().numClasses()) {
+                throw new IllegalArgumentException("--eval-target " + evalTarget + " is outside [0, "
+                        + classifier.spec().numClasses() + ")");
+            }
+            trigger = triggerOptions.create(evalTrigger, test.shape());
+        }
+
+        AttackMetrics measure(Classifier classifier) {
+            return new Evaluator(Evaluator.DEFAULT_BATCH).evaluate(classifier, test, trigger, evalTarget);
+        }
+    }
+
+    /** Loads, optionally evaluates, purifies, evaluates again, writes the bundle and prints the outcome. */
+    int execute(Purifier purifier, PurificationData clean, ObjectNode extraReport, Map<String, byte[]> extraFiles,
+            PrintWriter stdout) throws IOException {
+        checkOutput();
+        long start = System.nanoTime();
+        try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
+            Evaluation evaluation = evalTrigger == null ? null : new Evaluation(classifier);
+            AttackMetrics before = evaluation == null ? null : evaluation.measure(classifier);
+            long purifyStart = System.nanoTime();
+            PurificationReport result = purifier.purify(classifier, clean);
+            double purifySeconds = (System.nanoTime() - purifyStart) / 1e9;
+            AttackMetrics after = evaluation == null ? null : evaluation.measure(classifier);
+
+            ObjectNode report = Reports.header("purify " + purifier.name(), seed);
+            report.put("method", result.method());
+            report.set("config", result.config());
+            ObjectNode input = report.putObject("input");
+            input.put("model", model.toString());
+            input.put("weights_sha256", Bundles.sha256(model.resolve(Classifier.WEIGHTS)));
+            input.put("model_json_sha256", Bundles.sha256(model.resolve(Classifier.MODEL_JSON)));
+            if (!clean.isEmpty()) {
+                input.put("clean_images", clean.clean().size());
+                input.put("clean_indices_sha256", clean.indicesHash());
+            } else {
+                input.put("clean_images", 0);
+            }
+            report.set("details", result.details());
+            if (extraReport != null) {
+                report.setAll(extraReport);
+            }
+            if (evaluation != null) {
+                ObjectNode eval = report.putObject("evaluation");
+                eval.put("trigger", evalTrigger).put("target", evalTarget).put("trigger_seed", triggerOptions.seed);
+                eval.set("before", Reports.metrics(before));
+                eval.set("after", Reports.metrics(after));
+                eval.put("der", der(before, after));
+            }
+            report.put("purify_seconds", purifySeconds);
+            report.put("wall_seconds", (System.nanoTime() - start) / 1e9);
+
+            ObjectNode provenance = classifier.spec().provenance().deepCopy();
+            provenance.put("purified_by", "backdoor-guard " + VersionProvider.version() + " " + purifier.name());
+            provenance.put("purified_from_weights_sha256", input.get("weights_sha256").asText());
+            Map<String, byte[]> files = new LinkedHashMap<>(extraFiles);
+            Bundles.write(out, force, classifier.spec().withProvenance(provenance), classifier.stateDict(), report, files);
+
+            if (json) {
+                stdout.println(Reports.JSON.writeValueAsString(report));
+            } else {
+                stdout.printf("%s (%.2f s)%n", result.summary(), purifySeconds);
+                if (evaluation != null) {
+                    Reports.printMetrics(stdout, "before:", before);
+                    Reports.printMetrics(stdout, "after:", after);
+                    stdout.printf("  DER  %7.2f%%%n", 100 * der(before, after));
+                }
+                stdout.println("  wrote " + out + " (report.json has the details)");
+            }
+            return 0;
+        }
+    }
+
+    /** Defense effectiveness rating: [max(0, ΔASR) - max(0, ΔACC) + 1] / 2 (BackdoorBench). */
+    static double der(AttackMetrics before, AttackMetrics after) {
+        return (Math.max(0, before.asr() - after.asr()) - Math.max(0, before.acc() - after.acc()) + 1) / 2;
+    }
+}

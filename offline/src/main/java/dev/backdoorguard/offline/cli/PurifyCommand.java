@@ -1,0 +1,11 @@
+package dev.backdoorguard.offline.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code guard purify <method>}: the defenses. */
+@Command(
+        name = "purify",
+        mixinStandardHelpOptions = true,
+        description = "Purify a suspect model bundle with a published backdoor defense; the input is never modified.",
+        subcommands = {ClpCommand.class})
+public final class PurifyCommand {}
