@@ -25,18 +25,38 @@ public final class TrainingLoop {
         default void onEpoch(Epoch epoch, int epochs) {}
     }
 
+    /** Algorithm-specific additions to plain supervised training (FST's penalty and projection). */
+    public interface Hooks {
+        Hooks NONE = new Hooks() {};
+
+        /** A term added to the batch's cross-entropy inside the gradient collector, or null. */
+        default NDArray extraLoss(NDManager scope) {
+            return null;
+        }
+
+        /** Runs after every optimizer step, with grad mode off (in-place parameter edits are allowed). */
+        default void afterStep() {}
+    }
+
     private final TrainingConfig config;
 
     public TrainingLoop(TrainingConfig config) {
         this.config = config;
     }
 
+    /** Trains every parameter that requires a gradient, with plain cross-entropy. */
     public List<Epoch> train(Classifier model, ImageDataset data, Listener listener) {
+        List<Parameter> trainable = model.parameters().values().stream().filter(Parameter::requiresGradient).toList();
+        return train(model, data, trainable, Hooks.NONE, listener);
+    }
+
+    /** Trains {@code trainable} only (the others must be frozen by the caller), with {@code hooks}. */
+    public List<Epoch> train(Classifier model, ImageDataset data, List<Parameter> trainable, Hooks hooks,
+            Listener listener) {
         if (data.size() < config.batchSize() && config.dropLast()) {
             throw new IllegalArgumentException("training set has " + data.size() + " images, fewer than one batch of "
                     + config.batchSize());
         }
-        List<Parameter> trainable = model.parameters().values().stream().filter(Parameter::requiresGradient).toList();
         Engine.getInstance().setRandomSeed((int) config.seed());
         Random random = new Random(Seeds.derive(config.seed(), "training-order"));
         CosineSchedule schedule = new CosineSchedule(config.learningRate(), config.epochs());
@@ -61,8 +81,9 @@ public final class TrainingLoop {
                                 data.height(), data.width(), random);
                         labels[i] = data.labels()[item];
                     }
-                    lossSum += step(model, pixels, labels, count, data);
+                    lossSum += step(model, pixels, labels, count, data, hooks);
                     sgd.step(lr);
+                    hooks.afterStep();
                     listener.onStep(epoch, config.epochs(), step + 1, steps, lossSum / (step + 1));
                 }
                 Epoch done = new Epoch(epoch + 1, lr, lossSum / steps, (System.nanoTime() - start) / 1e9);
@@ -74,11 +95,19 @@ public final class TrainingLoop {
     }
 
     static double step(Classifier model, float[] pixels, float[] labels, int count, ImageDataset data) {
+        return step(model, pixels, labels, count, data, Hooks.NONE);
+    }
+
+    static double step(Classifier model, float[] pixels, float[] labels, int count, ImageDataset data, Hooks hooks) {
         try (NDManager scope = model.manager().newSubManager();
                 GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             NDArray x = scope.create(pixels, new Shape(count, data.channels(), data.height(), data.width()));
             NDArray y = scope.create(labels);
             NDArray loss = Losses.crossEntropy(model.forward(x, true), y);
+            NDArray extra = hooks.extraLoss(scope);
+            if (extra != null) {
+                loss = loss.add(extra);
+            }
             collector.backward(loss);
             float value = loss.getFloat();
             if (!Float.isFinite(value)) {
