@@ -12,7 +12,7 @@ def load(p):
 
 print("| run | DJL s/epoch (median) | PyTorch s/epoch (median) | DJL / PyTorch | DJL ACC | DJL ASR | DJL RA | PyTorch ACC | PyTorch ASR |")
 print("|---|---|---|---|---|---|---|---|---|")
-names = sorted({p.name.rsplit("-djl.json", 1)[0] for p in out.glob("*-djl.json")})
+names = sorted({p.name.rsplit("-djl.json", 1)[0] for p in out.glob("*-djl.json") if "evaluated-by" not in p.name})
 for name in names:
     d, t = load(out / f"{name}-djl.json"), load(out / f"{name}-torch.json")
     if not d:
