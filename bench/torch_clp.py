@@ -20,7 +20,6 @@ line only); --out writes the pruned bundle (same model.json fields, provenance k
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -80,30 +79,10 @@ def finite(v):
     return v if math.isfinite(v) else None
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
-def load_bundle(ap, path):
-    """pyguard.bundle.read_bundle with clear errors for a missing or unreadable bundle."""
-    if not os.path.isdir(path):
-        ap.error(f"--model {path}: no such bundle directory")
-    for name in ("model.json", "weights.safetensors"):
-        if not os.path.isfile(os.path.join(path, name)):
-            ap.error(f"--model {path}: not a model bundle ({name} missing)")
-    try:
-        return bundle.read_bundle(path)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        print(f"{ap.prog}: error: cannot load bundle {path}: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
-def rounded(m):
-    return {k: round(m[k], 6) for k in ("acc", "asr", "ra")}
 
 
 def main():
@@ -128,7 +107,7 @@ def main():
         ap.error("--out must differ from --model")
 
     torch.set_num_threads(args.threads)
-    model, meta = load_bundle(ap, args.model)
+    model, meta = bundle.load_bundle_or_exit(ap, args.model)
     if not 0 <= args.eval_target < int(meta["num_classes"]):
         ap.error(f"--eval-target {args.eval_target} is not a class of this model (0..{meta['num_classes'] - 1})")
     mean, std = meta["normalize"]["mean"], meta["normalize"]["std"]
@@ -166,7 +145,7 @@ def main():
     if args.out:
         provenance = dict(meta.get("provenance") or {})
         provenance["purified_by"] = f"bench/torch_clp.py (pytorch {torch.__version__.split('+')[0]}) clp"
-        provenance["purified_from_weights_sha256"] = sha256(os.path.join(args.model, "weights.safetensors"))
+        provenance["purified_from_weights_sha256"] = bundle.sha256(os.path.join(args.model, "weights.safetensors"))
         provenance["purification"] = {"method": "clp", "u": args.u, "pruned_channels": pruned,
                                       "layers": [{k: l[k] for k in ("bn", "channels", "pruned_indices")}
                                                  for l in layers]}
@@ -177,7 +156,7 @@ def main():
 
     result = {
         "framework": "pytorch", "method": "clp", "u": args.u, "pruned_channels": pruned,
-        "purify_seconds": round(purify_seconds, 6), "before": rounded(before), "after": rounded(after),
+        "purify_seconds": round(purify_seconds, 6), "before": metrics.rounded(before), "after": metrics.rounded(after),
         "model": args.model, "architecture": meta["architecture"], "eval_trigger": args.eval_trigger,
         "eval_target": args.eval_target, "n_clean": after["n_clean"], "n_triggered": after["n_triggered"],
         "threads": args.threads,

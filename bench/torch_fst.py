@@ -30,7 +30,6 @@ JSON line. --out writes the tuned bundle (same model.json fields, provenance kep
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -130,30 +129,10 @@ def clean_subset(x_train, y_train, fraction, seed, num_classes):
     return x_train[held], y_train[held], per_class
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
-def load_bundle(ap, path):
-    """pyguard.bundle.read_bundle with clear errors for a missing or unreadable bundle."""
-    if not os.path.isdir(path):
-        ap.error(f"--model {path}: no such bundle directory")
-    for name in ("model.json", "weights.safetensors"):
-        if not os.path.isfile(os.path.join(path, name)):
-            ap.error(f"--model {path}: not a model bundle ({name} missing)")
-    try:
-        return bundle.read_bundle(path)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        print(f"{ap.prog}: error: cannot load bundle {path}: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
-def rounded(m):
-    return {k: round(m[k], 6) for k in ("acc", "asr", "ra")}
 
 
 def main():
@@ -202,7 +181,7 @@ def main():
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     torch.set_num_threads(args.threads)
-    model, meta = load_bundle(ap, args.model)
+    model, meta = bundle.load_bundle_or_exit(ap, args.model)
     num_classes = int(meta["num_classes"])
     if not 0 <= args.eval_target < num_classes:
         ap.error(f"--eval-target {args.eval_target} is not a class of this model (0..{num_classes - 1})")
@@ -241,7 +220,7 @@ def main():
     if args.out:
         provenance = dict(meta.get("provenance") or {})
         provenance["purified_by"] = f"bench/torch_fst.py (pytorch {torch.__version__.split('+')[0]}) fst"
-        provenance["purified_from_weights_sha256"] = sha256(os.path.join(args.model, "weights.safetensors"))
+        provenance["purified_from_weights_sha256"] = bundle.sha256(os.path.join(args.model, "weights.safetensors"))
         provenance["purification"] = {"method": "fst", **config, "head_norm_c": c}
         bundle.write_bundle(args.out, model, meta["architecture"], meta["input_shape"], num_classes,
                             mean, std, meta["labels"], width=meta.get("width"), provenance=provenance)
@@ -252,7 +231,7 @@ def main():
         "framework": "pytorch", "method": "fst", "mode": args.mode, "alpha": args.alpha, "epochs": args.epochs,
         "seconds_per_epoch_median": round(statistics.median(seconds), 3),
         "purify_seconds": round(purify_seconds, 3), "head_norm_c": c, "head_norm_final": head_norm_final,
-        "before": rounded(before), "after": rounded(after),
+        "before": metrics.rounded(before), "after": metrics.rounded(after),
         "model": args.model, "architecture": meta["architecture"], "head": model.HEAD,
         "eval_trigger": args.eval_trigger, "eval_target": args.eval_target, "threads": args.threads,
         **{k: v for k, v in config.items() if k not in ("mode", "alpha", "epochs")},

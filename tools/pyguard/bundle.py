@@ -1,7 +1,9 @@
 """Model bundle I/O (DESIGN.md section 3): a directory with model.json and weights.safetensors."""
 
+import hashlib
 import json
 import os
+import sys
 
 import torch
 
@@ -90,3 +92,26 @@ def read_bundle(dir):
     model.load_state_dict(state, strict=True)
     model.eval()
     return model, meta
+
+
+def sha256(path):
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_bundle_or_exit(ap, path):
+    """read_bundle for command-line tools: a missing or unreadable bundle is one clear error line."""
+    if not os.path.isdir(path):
+        ap.error(f"--model {path}: no such bundle directory")
+    for name in ("model.json", "weights.safetensors"):
+        if not os.path.isfile(os.path.join(path, name)):
+            ap.error(f"--model {path}: not a model bundle ({name} missing)")
+    try:
+        return read_bundle(path)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        print(f"{ap.prog}: error: cannot load bundle {path}: {e}", file=sys.stderr)
+        sys.exit(1)

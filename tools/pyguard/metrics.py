@@ -30,3 +30,8 @@ def evaluate(model, x_test, y_test, trigger, target, mean, std, trigger_kwargs=N
     asr = (pt == target).double().mean().item()
     ra = (pt == yt).double().mean().item()
     return {"acc": acc, "asr": asr, "ra": ra, "n_clean": int(y_test.numel()), "n_triggered": int(yt.numel())}
+
+
+def rounded(m):
+    """ACC, ASR and RA rounded to 6 digits, for JSON output."""
+    return {k: round(m[k], 6) for k in ("acc", "asr", "ra")}
