@@ -1,7 +1,6 @@
 package dev.backdoorguard.core.data;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -69,11 +68,5 @@ public final class Subsets {
         java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(indices.length * 4);
         buf.asIntBuffer().put(indices);
         return dev.backdoorguard.core.bundle.Bundles.sha256(buf.array());
-    }
-
-    static int[] sorted(int[] a) {
-        int[] c = a.clone();
-        Arrays.sort(c);
-        return c;
     }
 }

@@ -13,9 +13,6 @@ import dev.backdoorguard.offline.attack.AttackSimulation;
 import dev.backdoorguard.offline.report.LineChart;
 import dev.backdoorguard.offline.train.TrainingConfig;
 import dev.backdoorguard.offline.train.TrainingLoop;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -97,14 +94,7 @@ public final class AttackCommand implements Callable<Integer> {
 
     @Mixin DataOptions data;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The bundle directory to write.")
-    Path out;
-
-    @Option(names = "--force", description = "Replace --out if it exists.")
-    boolean force;
-
-    @Option(names = "--json", description = "Print one JSON object instead of the table.")
-    boolean json;
+    @Mixin OutputOptions output;
 
     @Override
     public Integer call() throws Exception {
@@ -113,9 +103,7 @@ public final class AttackCommand implements Callable<Integer> {
         if (!(poisonRate > 0 && poisonRate <= 1)) {
             throw new IllegalArgumentException("--poison-rate must be in (0, 1], got " + poisonRate);
         }
-        if (Files.exists(out) && !force) {
-            throw new FileAlreadyExistsException(out + " already exists (use --force to replace it)");
-        }
+        output.checkFree();
         ImageDataset train = data.load(Datasets.Split.TRAIN, 10);
         ImageDataset test = data.load(Datasets.Split.TEST, 10);
         if (target < 0 || target >= train.numClasses()) {
@@ -137,14 +125,14 @@ public final class AttackCommand implements Callable<Integer> {
             provenance.put("target", target);
             provenance.put("poison_rate", poisonRate);
             provenance.put("seed", seed);
-            Bundles.write(out, force, model.spec().withProvenance(provenance), model.stateDict(), report,
+            Bundles.write(output.out, output.force, model.spec().withProvenance(provenance), model.stateDict(), report,
                     java.util.Map.of("training-curve.png", trainingCurve(outcome)));
-            if (json) {
+            if (output.json) {
                 spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(report));
             } else {
                 Reports.printMetrics(spec.commandLine().getOut(), String.format("attack %s %s rate %.3f target %d: %.1f s",
                         architecture, trigger, poisonRate, target, outcome.wallSeconds()), outcome.metrics());
-                spec.commandLine().getOut().println("  wrote " + out + " (model.json, weights.safetensors, report.json, training-curve.png)");
+                spec.commandLine().getOut().println("  wrote " + output.out + " (model.json, weights.safetensors, report.json, training-curve.png)");
             }
         }
         return 0;

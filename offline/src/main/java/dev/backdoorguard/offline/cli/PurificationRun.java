@@ -14,7 +14,6 @@ import dev.backdoorguard.offline.purify.PurificationReport;
 import dev.backdoorguard.offline.purify.Purifier;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -31,11 +30,7 @@ public final class PurificationRun {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "The suspect model bundle (read only).")
     Path model;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The purified bundle to write.")
-    Path out;
-
-    @Option(names = "--force", description = "Replace --out if it exists.")
-    boolean force;
+    @Mixin OutputOptions output;
 
     @Option(names = "--eval-trigger", paramLabel = "NAME",
             description = "Measure ACC/ASR/RA before and after with this trigger (badnets, blended, wanet, sig).")
@@ -48,9 +43,6 @@ public final class PurificationRun {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of every random choice (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--json", description = "Print the report as one JSON object instead of the summary.")
-    boolean json;
-
     @Mixin TriggerOptions triggerOptions;
 
     @Mixin DataOptions data;
@@ -58,13 +50,11 @@ public final class PurificationRun {
     /** Fails early, before any work, on outputs that would lose or corrupt something. */
     void checkOutput() throws IOException {
         Path in = model.toAbsolutePath().normalize();
-        Path target = out.toAbsolutePath().normalize();
+        Path target = output.out.toAbsolutePath().normalize();
         if (in.equals(target) || (Files.exists(target) && Files.exists(in) && Files.isSameFile(in, target))) {
             throw new IllegalArgumentException("--out must differ from --model (the input bundle is never modified)");
         }
-        if (Files.exists(target) && !force) {
-            throw new FileAlreadyExistsException(out + " already exists (use --force to replace it)");
-        }
+        output.checkFree();
     }
 
     /** The before/after evaluation, when --eval-trigger is given. */
@@ -130,9 +120,9 @@ public final class PurificationRun {
             provenance.put("purified_by", "backdoor-guard " + VersionProvider.version() + " " + purifier.name());
             provenance.put("purified_from_weights_sha256", input.get("weights_sha256").asText());
             Map<String, byte[]> files = new LinkedHashMap<>(extraFiles);
-            Bundles.write(out, force, classifier.spec().withProvenance(provenance), classifier.stateDict(), report, files);
+            Bundles.write(output.out, output.force, classifier.spec().withProvenance(provenance), classifier.stateDict(), report, files);
 
-            if (json) {
+            if (output.json) {
                 stdout.println(Reports.JSON.writeValueAsString(report));
             } else {
                 stdout.printf("%s (%.2f s)%n", result.summary(), purifySeconds);
@@ -141,7 +131,7 @@ public final class PurificationRun {
                     Reports.printMetrics(stdout, "after:", after);
                     stdout.printf("  DER  %7.2f%%%n", 100 * der(before, after));
                 }
-                stdout.println("  wrote " + out + " (report.json has the details)");
+                stdout.println("  wrote " + output.out + " (report.json has the details)");
             }
             return 0;
         }
