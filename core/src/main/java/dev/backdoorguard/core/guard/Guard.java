@@ -1,6 +1,7 @@
 package dev.backdoorguard.core.guard;
 
 import dev.backdoorguard.core.bundle.ModelSpec;
+import java.util.Optional;
 
 /**
  * The facade the server calls: one loaded model and its optional detector. It takes and returns
@@ -14,11 +15,21 @@ public interface Guard extends AutoCloseable {
     /** Whether the bundle carries a calibrated detector. */
     boolean hasDetector();
 
+    /** The detector's calibration summary, or empty when the bundle has none. */
+    Optional<DetectorSummary> detector();
+
     /**
      * Classifies {@code batch} in one forward pass; when {@code guard} is true and a detector is
      * present, also scores and flags every item from the same pass.
      */
     BatchPrediction predict(PixelBatch batch, boolean guard);
+
+    /**
+     * The detector's per-layer view of one image ({@code image.size() == 1}).
+     *
+     * @throws GuardException when the bundle has no detector
+     */
+    Inspection inspect(PixelBatch image);
 
     @Override
     void close();

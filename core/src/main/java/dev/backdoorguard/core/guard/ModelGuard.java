@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.model.Classifier;
+import java.util.Optional;
 
 /**
  * The DJL implementation of {@link Guard}: one {@link Classifier} shared read-only by every caller,
@@ -27,6 +28,16 @@ public final class ModelGuard implements Guard {
     @Override
     public boolean hasDetector() {
         return false;
+    }
+
+    @Override
+    public Optional<DetectorSummary> detector() {
+        return Optional.empty();
+    }
+
+    @Override
+    public Inspection inspect(PixelBatch image) {
+        throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
     }
 
     @Override
