@@ -3,22 +3,29 @@ package dev.backdoorguard.offline.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * SGD with {@code torch.optim.SGD}'s update rule (no dampening, no Nesterov):
- * {@code g = grad + wd·w; v = μ·v + g (v = g on the first step); w -= lr·v}. DJL's own SGD folds
- * the learning rate into the momentum buffer, which differs as soon as the learning rate changes
- * (specs/clp-fst.md §8.2). Gradients are zeroed after each step.
+ * {@code g = grad + wd·w; v = μ·v + g (v = g on the first step); w -= lr·v}.
+ *
+ * <p>The update runs in DJL's fused native kernel, one call per parameter instead of half a dozen
+ * array operations. That kernel keeps the learning rate folded into its buffer, {@code s = lr·v}
+ * ({@code s = μ·s + lr·g; w -= s}), which equals PyTorch's rule only while the learning rate is
+ * constant (specs/clp-fst.md §8.2). So when the rate changes from {@code lr_old} to {@code lr}, the
+ * buffers are rescaled by {@code lr/lr_old} first, which restores {@code s = lr·v} exactly.
+ * Gradients are zeroed after each step.
  */
 public final class TorchSgd implements AutoCloseable {
     private final List<Parameter> parameters;
-    private final double momentum;
-    private final double weightDecay;
+    private final float momentum;
+    private final float weightDecay;
     private final NDManager state;
     private final NDArray[] buffers;
+    private double lastLr = Double.NaN;
 
     public TorchSgd(List<Parameter> trainable, double momentum, double weightDecay, NDManager parent) {
         if (!(momentum >= 0 && momentum < 1)) {
@@ -28,45 +35,39 @@ public final class TorchSgd implements AutoCloseable {
             throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
         }
         this.parameters = new ArrayList<>(trainable);
-        this.momentum = momentum;
-        this.weightDecay = weightDecay;
+        this.momentum = (float) momentum;
+        this.weightDecay = (float) weightDecay;
         this.state = parent.newSubManager();
         this.buffers = new NDArray[parameters.size()];
     }
 
-    /** One update of every parameter with learning rate {@code lr}; call outside a gradient collector. */
+    /**
+     * One update of every parameter with learning rate {@code lr} (> 0: a zero rate would erase the
+     * folded buffer); call outside a gradient collector.
+     */
     public void step(double lr) {
         if (JniUtils.isGradMode()) {
             throw new IllegalStateException("optimizer step inside a gradient collector (grad mode is on)");
         }
-        for (int i = 0; i < parameters.size(); i++) {
-            NDArray w = parameters.get(i).getArray();
-            // Results attach to the manager of their first operand (the model's): every temporary is
-            // moved into this scope so nothing accumulates in the model's manager.
-            try (NDManager scope = state.newSubManager()) {
-                NDArray grad = w.getGradient();
-                grad.attach(scope);
-                NDArray g = grad;
-                if (weightDecay != 0) {
-                    NDArray decay = w.mul(weightDecay);
-                    decay.attach(scope);
-                    g = grad.add(decay);
-                    g.attach(scope);
-                }
-                if (momentum > 0) {
-                    if (buffers[i] == null) {
-                        buffers[i] = g.duplicate();
-                        buffers[i].attach(state);
-                    } else {
-                        buffers[i].muli(momentum).addi(g);
-                    }
-                    g = buffers[i];
-                }
-                NDArray delta = g.mul(lr);
-                delta.attach(scope);
-                w.subi(delta);
-                grad.subi(grad); // zero_grad: the handle shares the parameter's gradient storage
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("learning rate must be finite and > 0, got " + lr);
+        }
+        if (momentum > 0 && !Double.isNaN(lastLr) && lr != lastLr) {
+            for (NDArray buffer : buffers) {
+                buffer.muli(lr / lastLr);
             }
+        }
+        lastLr = lr;
+        for (int i = 0; i < parameters.size(); i++) {
+            PtNDArray w = (PtNDArray) parameters.get(i).getArray();
+            if (buffers[i] == null) {
+                // s = 0 makes the first fused step s = lr·g, i.e. PyTorch's v = g.
+                buffers[i] = state.zeros(w.getShape(), w.getDataType());
+            }
+            try (PtNDArray grad = JniUtils.getGradient(w)) {
+                JniUtils.sgdUpdate(w, grad, (PtNDArray) buffers[i], (float) lr, weightDecay, 1f, -1f, momentum);
+            }
+            JniUtils.zeroGrad(w);
         }
     }
 

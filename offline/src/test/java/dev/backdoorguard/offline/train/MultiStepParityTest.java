@@ -40,9 +40,14 @@ class MultiStepParityTest {
             }
             System.out.println("djl     " + java.util.Arrays.toString(actual));
             System.out.println("pytorch " + java.util.Arrays.toString(expected));
+            // Float rounding (kernel choice, reduction order across threads) differs from PyTorch's at
+            // the 1e-5 level from the second step on, and lr 0.1 training amplifies it: the early steps
+            // must agree closely, the later ones within a wider band (a wrong update rule is off by far
+            // more from the first steps on: see TorchSgdTest).
             for (int s = 0; s < expected.length; s++) {
+                double tolerance = s < 10 ? 5e-3 : 5e-2;
                 assertThat((double) actual[s]).as("loss at step " + s).isCloseTo(expected[s],
-                        org.assertj.core.data.Offset.offset(1e-2));
+                        org.assertj.core.data.Offset.offset(tolerance));
             }
         }
     }
