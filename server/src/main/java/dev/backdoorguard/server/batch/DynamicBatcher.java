@@ -153,16 +153,25 @@ public final class DynamicBatcher implements AutoCloseable {
             model.stats().computeInfer.add(t2 - t1);
             model.stats().computeOutput.add(t3 - t2);
             model.stats().recordExecution(batch.size());
-            metrics.execution(model, batch.size(), prediction, t2 - t1);
             for (int i = 0; i < live.size(); i++) {
                 done(live.get(i), parts.get(i), null);
             }
+            recordExecution(model, batch.size(), prediction, t2 - t1);
         } catch (RuntimeException | LinkageError e) {
             // One bad batch must never kill the worker: fail its requests and keep serving.
             logger.error("inference on model {} version {} failed", name, model.version(), e);
             for (Job job : live) {
                 done(job, null, e);
             }
+        }
+    }
+
+    private void recordExecution(ServedModel model, int items, BatchPrediction prediction, long inferNanos) {
+        try {
+            metrics.execution(model, items, prediction, inferNanos);
+        } catch (RuntimeException e) {
+            // Answers are already sent; a metrics problem must not fail requests.
+            logger.warn("recording metrics for model {} failed", model.name(), e);
         }
     }
 

@@ -97,7 +97,8 @@ public final class GuardMetrics {
             DistributionSummary scores = DistributionSummary.builder("guard.detector.score")
                     .description("Detector scores (normalised margin z; larger is more suspicious)")
                     .tags("model", name, "detector", detector)
-                    .serviceLevelObjectives(-3, -2, -1, 0, 1, 2, 3, 4, 6).register(registry);
+                    .serviceLevelObjectives(0.5, 1, 1.5, 2, 3, 4, 6, 8).register(registry);  // Micrometer buckets must be > 0:
+                                                                             // every score <= 0.5 shares the first
             for (float s : prediction.scores()) {
                 if (Float.isFinite(s)) {
                     scores.record(s);
