@@ -3,6 +3,7 @@ package dev.backdoorguard.server;
 import dev.backdoorguard.server.batch.DynamicBatcher;
 import dev.backdoorguard.server.metrics.MetricsEndpoint;
 import dev.backdoorguard.server.repository.ModelRepository;
+import dev.backdoorguard.server.rpc.InferenceService;
 import io.grpc.Server;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -23,19 +24,21 @@ public final class GuardServer implements AutoCloseable {
     private final ExecutorService grpcExecutor;
     private final ModelEvents events;
     private final ModelRepository models;
+    private final InferenceService inference;
     private final DynamicBatcher batcher;
     private final MetricsEndpoint metricsEndpoint;
     private final List<AutoCloseable> others;
     private boolean closed;
 
     GuardServer(ServerConfig config, Server grpc, ExecutorService grpcExecutor, ModelEvents events,
-            ModelRepository models, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
+            ModelRepository models, InferenceService inference, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
             List<AutoCloseable> others) {
         this.config = config;
         this.grpc = grpc;
         this.grpcExecutor = grpcExecutor;
         this.events = events;
         this.models = models;
+        this.inference = inference;
         this.batcher = batcher;
         this.metricsEndpoint = metricsEndpoint;
         this.others = others;
@@ -70,9 +73,19 @@ public final class GuardServer implements AutoCloseable {
         logger.info("shutting down: draining for up to {}", config.drainTimeout());
         events.terminate();
         grpc.shutdown();
+        // Inference calls drain; long-lived streams (health Watch, reflection) would hold
+        // awaitTermination for the whole timeout, so wait for the inference work, not for them.
+        long until = System.nanoTime() + config.drainTimeout().toNanos();
         try {
-            if (!grpc.awaitTermination(config.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                logger.warn("requests still in flight after {}; cancelling them", config.drainTimeout());
+            while (!grpc.awaitTermination(20, TimeUnit.MILLISECONDS)) {
+                if (inference.inFlight() == 0 && batcher.queued() == 0) {
+                    break;
+                }
+                if (System.nanoTime() - until > 0) {
+                    logger.warn("{} requests still in flight after {}; cancelling them", inference.inFlight(),
+                            config.drainTimeout());
+                    break;
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -231,11 +231,12 @@ public final class ServerMain implements Callable<Integer> {
                 t.setDaemon(true);
                 return t;
             });
+            InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
+                    config.maxItems(), version);
             ServerBuilder<?> builder = Grpc.newServerBuilderForPort(config.port(), credentials(config))
                     .executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
-                    .addService(new InferenceService(models, batcher, metrics, config.guardMode(), config.maxItems(),
-                            version))
+                    .addService(inference)
                     .addService(new GuardInspectService(models))
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance());
@@ -248,7 +249,7 @@ public final class ServerMain implements Callable<Integer> {
             if (config.metricsPort() >= 0) {
                 endpoint = MetricsEndpoint.start(config.metricsPort(), registry);
             }
-            return new GuardServer(config, grpc, executor, events, models, batcher, endpoint, owned);
+            return new GuardServer(config, grpc, executor, events, models, inference, batcher, endpoint, owned);
         } catch (IOException | RuntimeException e) {
             if (batcher != null) {
                 batcher.close();
