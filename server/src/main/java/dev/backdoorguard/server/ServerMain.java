@@ -47,7 +47,7 @@ import picocli.CommandLine.Option;
  * {@code guard serve}: the only composition root of the server. Every flag has a {@code GUARD_*}
  * environment variable; a flag wins over its variable, which wins over the default.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = ServerMain.Version.class,
+@Command(name = "guard serve", mixinStandardHelpOptions = true, versionProvider = ServerMain.Version.class,
         sortOptions = false, usageHelpAutoWidth = true,
         description = {
             "Serve bundles over gRPC (Open Inference Protocol v2 + Triton extensions, guard.v1),",
