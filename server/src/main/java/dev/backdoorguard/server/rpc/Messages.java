@@ -237,52 +237,37 @@ final class Messages {
         for (String name : call.outputs()) {
             ModelInferResponse.InferOutputTensor.Builder tensor = ModelInferResponse.InferOutputTensor.newBuilder()
                     .setName(name);
-            InferTensorContents.Builder contents = InferTensorContents.newBuilder();
-            ByteBuffer raw;
+            // Answer in the form the client used: raw in, raw out (as Triton does); contents otherwise.
+            TensorWriter out = call.raw() ? new RawWriter() : new ContentsWriter();
             switch (name) {
                 case LOGITS, PROBABILITIES -> {
                     float[] values = name.equals(LOGITS) ? p.logits() : p.probabilities();
                     tensor.setDatatype("FP32").addShape(n).addShape(k);
-                    raw = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-                    for (float v : values) {
-                        raw.putFloat(v);
-                        contents.addFp32Contents(v);
-                    }
+                    out.floats(values);
                 }
                 case LABEL -> {
                     tensor.setDatatype("INT64").addShape(n);
-                    raw = ByteBuffer.allocate(n * 8).order(ByteOrder.LITTLE_ENDIAN);
-                    for (int label : p.labels()) {
-                        raw.putLong(label);
-                        contents.addInt64Contents(label);
-                    }
+                    out.longs(p.labels());
                 }
                 case GUARD_SCORE -> {
                     // NaN when the guard did not run (mode off, or no detector in the bundle).
                     tensor.setDatatype("FP32").addShape(n);
-                    raw = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN);
+                    float[] scores = new float[n];
                     for (int i = 0; i < n; i++) {
-                        float v = p.isGuarded() ? p.scores()[i] : Float.NaN;
-                        raw.putFloat(v);
-                        contents.addFp32Contents(v);
+                        scores[i] = p.isGuarded() ? p.scores()[i] : Float.NaN;
                     }
+                    out.floats(scores);
                 }
                 default -> {
                     tensor.setDatatype("BOOL").addShape(n);
-                    raw = ByteBuffer.allocate(n);
+                    boolean[] flags = new boolean[n];
                     for (int i = 0; i < n; i++) {
-                        boolean v = p.isGuarded() && p.flags()[i];
-                        raw.put((byte) (v ? 1 : 0));
-                        contents.addBoolContents(v);
+                        flags[i] = p.isGuarded() && p.flags()[i];
                     }
+                    out.bools(flags);
                 }
             }
-            // Answer in the form the client used: raw in, raw out (as Triton does); contents otherwise.
-            if (call.raw()) {
-                response.addRawOutputContents(ByteString.copyFrom(raw.array()));
-            } else {
-                tensor.setContents(contents);
-            }
+            out.finish(response, tensor);
             response.addOutputs(tensor);
         }
         return response.build();
@@ -298,6 +283,78 @@ final class Messages {
         b.addOutputs(tensor(GUARD_SCORE, "FP32", -1));
         b.addOutputs(tensor(GUARD_FLAG, "BOOL", -1));
         return b.build();
+    }
+
+    /** Writes one output tensor either as typed contents or as little-endian raw bytes. */
+    private interface TensorWriter {
+        void floats(float[] values);
+
+        void longs(int[] values);
+
+        void bools(boolean[] values);
+
+        void finish(ModelInferResponse.Builder response, ModelInferResponse.InferOutputTensor.Builder tensor);
+    }
+
+    private static final class RawWriter implements TensorWriter {
+        private ByteBuffer buffer;
+
+        @Override
+        public void floats(float[] values) {
+            buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            buffer.asFloatBuffer().put(values);
+        }
+
+        @Override
+        public void longs(int[] values) {
+            buffer = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int v : values) {
+                buffer.putLong(v);
+            }
+        }
+
+        @Override
+        public void bools(boolean[] values) {
+            buffer = ByteBuffer.allocate(values.length);
+            for (boolean v : values) {
+                buffer.put((byte) (v ? 1 : 0));  // BOOL travels as one byte, 0 or 1
+            }
+        }
+
+        @Override
+        public void finish(ModelInferResponse.Builder response, ModelInferResponse.InferOutputTensor.Builder tensor) {
+            response.addRawOutputContents(ByteString.copyFrom(buffer.array()));
+        }
+    }
+
+    private static final class ContentsWriter implements TensorWriter {
+        private final InferTensorContents.Builder contents = InferTensorContents.newBuilder();
+
+        @Override
+        public void floats(float[] values) {
+            for (float v : values) {
+                contents.addFp32Contents(v);
+            }
+        }
+
+        @Override
+        public void longs(int[] values) {
+            for (int v : values) {
+                contents.addInt64Contents(v);
+            }
+        }
+
+        @Override
+        public void bools(boolean[] values) {
+            for (boolean v : values) {
+                contents.addBoolContents(v);
+            }
+        }
+
+        @Override
+        public void finish(ModelInferResponse.Builder response, ModelInferResponse.InferOutputTensor.Builder tensor) {
+            tensor.setContents(contents);
+        }
     }
 
     private static ModelMetadataResponse.TensorMetadata tensor(String name, String datatype, long... shape) {
