@@ -232,7 +232,7 @@ public final class ServerMain implements Callable<Integer> {
                 return t;
             });
             InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
-                    config.maxItems(), version);
+                    config.maxItems(), version, executor);
             ServerBuilder<?> builder = Grpc.newServerBuilderForPort(config.port(), credentials(config))
                     .executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
