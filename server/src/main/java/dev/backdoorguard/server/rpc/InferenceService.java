@@ -43,9 +43,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** gRPC face of the model repository and the batcher (OIP v2 + Triton): proto in, proto out, failures as statuses. */
 public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+    private static final Logger logger = LoggerFactory.getLogger(InferenceService.class);
     static final List<String> EXTENSIONS = List.of("model_repository", "statistics", "parameters", "guard");
 
     private final ModelRepository models;
@@ -168,10 +171,14 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     private void finish(ServedModel model, long start, Status status, StreamObserver<ModelInferResponse> responses,
             ModelInferResponse response) {
         long nanos = System.nanoTime() - start;
+        boolean ok = status.isOk();
         try {
-            boolean ok = status.isOk();
             (ok ? model.stats().success : model.stats().fail).add(nanos);
             metrics.request(model.name(), model.version(), ok, ok ? "ok" : status.getCode().name(), nanos);
+        } catch (RuntimeException e) {
+            logger.warn("recording request metrics failed", e);  // never keeps the answer from the client
+        }
+        try {
             if (ok) {
                 responses.onNext(response);
                 responses.onCompleted();
