@@ -177,7 +177,9 @@ class KubernetesManifestsTest {
 
         JsonNode pdb = base.find("PodDisruptionBudget", "guard").path("spec");
         assertThat(podLabels).containsAllEntriesOf(labels(pdb.path("selector").path("matchLabels")));
-        assertThat(pdb.path("maxUnavailable").asInt()).isLessThan(hpa.path("minReplicas").asInt() + 1);
+        // A drain must leave at least one replica serving.
+        assertThat(pdb.path("maxUnavailable").asInt()).isBetween(1, hpa.path("minReplicas").asInt() - 1);
+        assertThat(deployment.path("spec").has("replicas")).as("replicas belong to the HPA").isFalse();
 
         String claim = deployment.path("spec").path("template").path("spec").path("volumes").findValue("claimName").asText();
         base.find("PersistentVolumeClaim", claim);
