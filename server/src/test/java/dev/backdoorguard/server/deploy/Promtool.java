@@ -14,7 +14,6 @@ import java.util.concurrent.TimeUnit;
  * CI must install it.
  */
 final class Promtool {
-    static final String INSTALL_HINT = "promtool not found on PATH: install it with `apt-get install -y prometheus`";
     private static final long TIMEOUT_SECONDS = 120;
 
     /** Exit code and merged stdout/stderr of one run. */
@@ -23,17 +22,22 @@ final class Promtool {
     private Promtool() {}
 
     static Path binary() {
+        return onPath("promtool");
+    }
+
+    /** An executable of Debian's {@code prometheus} package ({@code promtool} or {@code prometheus}) on the PATH. */
+    static Path onPath(String name) {
         String path = System.getenv().getOrDefault("PATH", "");
         for (String dir : path.split(File.pathSeparator)) {
             if (dir.isEmpty()) {
                 continue;
             }
-            Path candidate = Path.of(dir, "promtool");
+            Path candidate = Path.of(dir, name);
             if (Files.isExecutable(candidate)) {
                 return candidate;
             }
         }
-        throw new AssertionError(INSTALL_HINT);
+        throw new AssertionError(name + " not found on PATH: install it with `apt-get install -y prometheus`");
     }
 
     static Result run(Path workingDirectory, String... args) throws IOException, InterruptedException {
