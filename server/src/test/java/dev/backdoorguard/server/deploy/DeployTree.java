@@ -19,7 +19,7 @@ import java.util.stream.Stream;
  * The repository's {@code deploy/} folder as the tests see it: found by walking up from the working directory
  * (Surefire runs in {@code server/}, an IDE may run from the root), with YAML and JSON readers.
  */
-final class DeployTree {
+public final class DeployTree {
     private static final YAMLMapper YAML = new YAMLMapper();
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -36,7 +36,7 @@ final class DeployTree {
         throw new IllegalStateException("no deploy/metrics.txt in " + dir + " or any parent directory");
     }
 
-    static Path deploy() {
+    public static Path deploy() {
         return root().resolve("deploy");
     }
 
@@ -73,7 +73,7 @@ final class DeployTree {
     }
 
     /** deploy/metrics.txt: the metric names the rules and the dashboard use, one per line. */
-    static Set<String> metricsList() {
+    public static Set<String> metricsList() {
         try (Stream<String> lines = Files.lines(deploy().resolve("metrics.txt"))) {
             return lines.map(String::strip).filter(l -> !l.isEmpty()).collect(Collectors.toCollection(LinkedHashSet::new));
         } catch (IOException e) {

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * with its rule files and only the scrape target and interval replaced: the harness for tests that scrape a
  * {@code /metrics} endpoint (a synthetic one here, {@code guard serve} in the integration test).
  */
-final class LocalPrometheus implements AutoCloseable {
+public final class LocalPrometheus implements AutoCloseable {
     private static final String CONFIG_TARGET = "\"127.0.0.1:9464\"";
     private static final String CONFIG_INTERVAL = "scrape_interval: 15s";
     private static final String CONFIG_RULES = "- rules/*.yml";
@@ -42,7 +42,7 @@ final class LocalPrometheus implements AutoCloseable {
      * Starts Prometheus in {@code workDir} (config copy, TSDB, log) scraping {@code target} ("host:port") every
      * {@code scrapeInterval}, and waits until it is ready.
      */
-    static LocalPrometheus start(Path workDir, String target, Duration scrapeInterval)
+    public static LocalPrometheus start(Path workDir, String target, Duration scrapeInterval)
             throws IOException, InterruptedException {
         Path binary = Promtool.onPath("prometheus");
         String config = Files.readString(DeployTree.deploy().resolve("prometheus/prometheus.yml"));
@@ -75,12 +75,12 @@ final class LocalPrometheus implements AutoCloseable {
     }
 
     /** The {@code data.result} of an instant query. */
-    JsonNode query(String promql) throws IOException, InterruptedException {
+    public JsonNode query(String promql) throws IOException, InterruptedException {
         return api("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8)).path("result");
     }
 
     /** The {@code data} of a GET on the HTTP API, failing on any status but success. */
-    JsonNode api(String pathAndQuery) throws IOException, InterruptedException {
+    public JsonNode api(String pathAndQuery) throws IOException, InterruptedException {
         HttpResponse<String> response = http.send(
                 HttpRequest.newBuilder(base.resolve(pathAndQuery)).timeout(Duration.ofSeconds(5)).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -91,7 +91,7 @@ final class LocalPrometheus implements AutoCloseable {
         return body.path("data");
     }
 
-    String log() throws IOException {
+    public String log() throws IOException {
         return Files.exists(log) ? Files.readString(log) : "";
     }
 
