@@ -47,15 +47,15 @@ import javax.imageio.ImageIO;
  * and score = the share of white trigger pixels. Model {@code flaky} answers UNAVAILABLE to its first
  * {@code flakyFailures} calls. Any other model name is NOT_FOUND.
  */
-final class CannedInferenceServer implements AutoCloseable {
+public final class CannedInferenceServer implements AutoCloseable {
     static final int SIDE = 28;
     static final int CLASSES = 10;
 
-    final AtomicInteger inferCalls = new AtomicInteger();
-    final AtomicInteger flakyCalls = new AtomicInteger();
-    volatile int flakyFailures = 2;
-    volatile boolean rawOutputs = true;
-    volatile long delayMillis;
+    public final AtomicInteger inferCalls = new AtomicInteger();
+    public final AtomicInteger flakyCalls = new AtomicInteger();
+    public volatile int flakyFailures = 2;
+    public volatile boolean rawOutputs = true;
+    public volatile long delayMillis;
 
     private final Server server;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -68,7 +68,7 @@ final class CannedInferenceServer implements AutoCloseable {
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
     }
 
-    static CannedInferenceServer plaintext() throws IOException {
+    public static CannedInferenceServer plaintext() throws IOException {
         return new CannedInferenceServer(io.grpc.InsecureServerCredentials.create(), null);
     }
 
@@ -76,7 +76,7 @@ final class CannedInferenceServer implements AutoCloseable {
         return new CannedInferenceServer(credentials, token);
     }
 
-    String target() {
+    public String target() {
         return "127.0.0.1:" + server.getPort();
     }
 
@@ -92,11 +92,11 @@ final class CannedInferenceServer implements AutoCloseable {
     }
 
     /** The canned classification of one 28x28 item. */
-    static int cannedLabel(float[] pixels) {
+    public static int cannedLabel(float[] pixels) {
         return triggerShare(pixels) == 1.0 ? 0 : Math.round(mean(pixels) * (CLASSES - 1));
     }
 
-    static double triggerShare(float[] pixels) {
+    public static double triggerShare(float[] pixels) {
         int white = 0;
         for (int r = SIDE - 4; r <= SIDE - 2; r++) {
             for (int c = SIDE - 4; c <= SIDE - 2; c++) {
