@@ -45,7 +45,8 @@ import javax.imageio.ImageIO;
  * client without libtorch. Model {@code fashion} takes [N,1,28,28]; an item whose badnets square (rows and columns
  * 24..26) is white is flagged (score 1) and predicted as class 0, any other item gets class = round(mean pixel * 9)
  * and score = the share of white trigger pixels. Model {@code flaky} answers UNAVAILABLE to its first
- * {@code flakyFailures} calls. Any other model name is NOT_FOUND.
+ * {@code flakyFailures} calls; {@code fashion-mnist} and {@code backdoored} answer like {@code fashion} (for the
+ * demo). Any other model name is NOT_FOUND.
  */
 public final class CannedInferenceServer implements AutoCloseable {
     static final int SIDE = 28;
@@ -61,7 +62,11 @@ public final class CannedInferenceServer implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
 
     private CannedInferenceServer(ServerCredentials credentials, String token) throws IOException {
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0), credentials);
+        this(credentials, token, 0);
+    }
+
+    private CannedInferenceServer(ServerCredentials credentials, String token, int port) throws IOException {
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port), credentials);
         builder.addService(ServerInterceptors.intercept(new Service(), new TokenCheck(token)));
         builder.addService(health.getHealthService());
         server = builder.build().start();
@@ -70,6 +75,15 @@ public final class CannedInferenceServer implements AutoCloseable {
 
     public static CannedInferenceServer plaintext() throws IOException {
         return new CannedInferenceServer(io.grpc.InsecureServerCredentials.create(), null);
+    }
+
+    /** On a given loopback port (for {@link CannedServerMain}). */
+    public static CannedInferenceServer onPort(int port) throws IOException {
+        return new CannedInferenceServer(io.grpc.InsecureServerCredentials.create(), null, port);
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
     }
 
     static CannedInferenceServer with(ServerCredentials credentials, String token) throws IOException {
@@ -254,7 +268,7 @@ public final class CannedInferenceServer implements AutoCloseable {
         }
 
         private boolean known(String model, StreamObserver<?> out) {
-            if (model.equals("fashion") || model.equals("flaky")) {
+            if (List.of("fashion", "flaky", "fashion-mnist", "backdoored").contains(model)) {
                 return true;
             }
             out.onError(Status.NOT_FOUND.withDescription("unknown model '" + model + "'").asRuntimeException());
