@@ -13,6 +13,10 @@ final class Errors {
         }
         Status status = Status.fromThrowable(failure);
         String description = status.getDescription() == null ? "" : ": " + status.getDescription();
+        if (status.getCause() != null && status.getCause().getMessage() != null) {
+            // Transport failures (refused, TLS handshake) carry the useful part in the local cause only.
+            description += " (" + status.getCause().getMessage() + ")";
+        }
         String message = what + " failed with " + status.getCode() + description;
         switch (status.getCode()) {
             case FAILED_PRECONDITION:
