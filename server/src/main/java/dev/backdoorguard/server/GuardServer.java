@@ -1,0 +1,114 @@
+package dev.backdoorguard.server;
+
+import dev.backdoorguard.server.batch.DynamicBatcher;
+import dev.backdoorguard.server.metrics.MetricsEndpoint;
+import dev.backdoorguard.server.repository.ModelRepository;
+import dev.backdoorguard.server.rpc.InferenceService;
+import io.grpc.Server;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running guard server and everything it owns. {@link #close()} shuts down gracefully: health
+ * goes NOT_SERVING, new calls are refused, queued and in-flight requests finish (up to the drain
+ * timeout), then models, workers and the metrics endpoint are released.
+ */
+public final class GuardServer implements AutoCloseable {
+    private static final Logger logger = LoggerFactory.getLogger(GuardServer.class);
+
+    private final ServerConfig config;
+    private final Server grpc;
+    private final ExecutorService grpcExecutor;
+    private final ModelEvents events;
+    private final ModelRepository models;
+    private final InferenceService inference;
+    private final DynamicBatcher batcher;
+    private final MetricsEndpoint metricsEndpoint;
+    private final List<AutoCloseable> others;
+    private boolean closed;
+
+    GuardServer(ServerConfig config, Server grpc, ExecutorService grpcExecutor, ModelEvents events,
+            ModelRepository models, InferenceService inference, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
+            List<AutoCloseable> others) {
+        this.config = config;
+        this.grpc = grpc;
+        this.grpcExecutor = grpcExecutor;
+        this.events = events;
+        this.models = models;
+        this.inference = inference;
+        this.batcher = batcher;
+        this.metricsEndpoint = metricsEndpoint;
+        this.others = others;
+    }
+
+    /** The bound gRPC port (useful when the configuration asked for port 0). */
+    public int port() {
+        return grpc.getPort();
+    }
+
+    /** The bound metrics port, or -1 when the endpoint is disabled. */
+    public int metricsPort() {
+        return metricsEndpoint == null ? -1 : metricsEndpoint.port();
+    }
+
+    /** The served models (tests and the composition root only). */
+    ModelRepository models() {
+        return models;
+    }
+
+    /** Blocks until the gRPC server has terminated. */
+    public void awaitTermination() throws InterruptedException {
+        grpc.awaitTermination();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        logger.info("shutting down: draining for up to {}", config.drainTimeout());
+        events.terminate();
+        grpc.shutdown();
+        // Inference calls drain; long-lived streams (health Watch, reflection) would hold
+        // awaitTermination for the whole timeout, so wait for the inference work, not for them.
+        long until = System.nanoTime() + config.drainTimeout().toNanos();
+        try {
+            while (!grpc.awaitTermination(20, TimeUnit.MILLISECONDS)) {
+                if (inference.inFlight() == 0 && batcher.queued() == 0) {
+                    break;
+                }
+                if (System.nanoTime() - until > 0) {
+                    logger.warn("{} requests still in flight after {}; cancelling them", inference.inFlight(),
+                            config.drainTimeout());
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        batcher.close();
+        grpc.shutdownNow();
+        try {
+            grpc.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        grpcExecutor.shutdownNow();
+        models.close();
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
+        }
+        for (AutoCloseable c : others) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                logger.warn("closing {} failed", c, e);
+            }
+        }
+        logger.info("stopped");
+    }
+}

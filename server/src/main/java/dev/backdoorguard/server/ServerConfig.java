@@ -1,0 +1,184 @@
+package dev.backdoorguard.server;
+
+import dev.backdoorguard.server.batch.BatcherConfig;
+import dev.backdoorguard.server.rpc.GuardMode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Server settings; immutable and validated on construction. Every setting has a {@code GUARD_*}
+ * environment variable; {@code guard serve} flags override them (see {@link ServerMain}).
+ *
+ * @param modelRepository a {@code <repo>/<model>/<version>/} tree, or null when {@code model} is set
+ * @param model           one bundle directory to serve, or null
+ * @param modelName       the name {@code model} is served under (null: its directory name)
+ * @param metricsPort     the Prometheus port; 0 picks a free one, -1 disables the endpoint
+ * @param maxItems        the most images one request may carry
+ * @param torchThreads    PyTorch intra-op threads per inference (0: cores / workers, at least 1)
+ * @param tlsClientCa     when set (with cert and key), clients must present a certificate it signed
+ * @param token           when set, the repository RPCs need {@code authorization: Bearer <token>}
+ */
+public record ServerConfig(
+        int port,
+        int metricsPort,
+        Path modelRepository,
+        Path model,
+        String modelName,
+        int workers,
+        int maxBatch,
+        Duration maxBatchDelay,
+        int queueCapacity,
+        int maxItems,
+        int maxMessageBytes,
+        Duration drainTimeout,
+        GuardMode guardMode,
+        Path tlsCert,
+        Path tlsKey,
+        Path tlsClientCa,
+        String token,
+        int torchThreads,
+        int torchInteropThreads) {
+
+    /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
+    public static final Map<String, String> DEFAULTS = Map.ofEntries(
+            Map.entry("GUARD_PORT", "8500"),
+            Map.entry("GUARD_METRICS_PORT", "9464"),
+            Map.entry("GUARD_WORKERS", "2"),
+            Map.entry("GUARD_MAX_BATCH", "32"),
+            Map.entry("GUARD_MAX_BATCH_DELAY_MS", "2"),
+            Map.entry("GUARD_QUEUE_CAPACITY", "256"),
+            Map.entry("GUARD_MAX_ITEMS", "64"),
+            Map.entry("GUARD_MAX_MESSAGE_BYTES", Integer.toString(16 * 1024 * 1024)),
+            Map.entry("GUARD_DRAIN_SECONDS", "10"),
+            Map.entry("GUARD_MODE", "flag"),
+            Map.entry("GUARD_TORCH_THREADS", "0"),
+            Map.entry("GUARD_TORCH_INTEROP_THREADS", "1"));
+
+    public ServerConfig {
+        checkPort(port, "port", false);
+        checkPort(metricsPort, "metrics port", true);
+        if (model != null && modelRepository != null) {
+            throw new IllegalArgumentException("give either a model (--model) or a model repository"
+                    + " (--model-repository), not both");
+        }
+        if (model == null && modelRepository == null) {
+            throw new IllegalArgumentException("no model: give --model DIR or --model-repository DIR");
+        }
+        if (modelName != null && model == null) {
+            throw new IllegalArgumentException("--model-name only applies with --model");
+        }
+        positive(workers, "workers");
+        positive(maxBatch, "max batch");
+        positive(queueCapacity, "queue capacity");
+        positive(maxItems, "max items");
+        positive(maxMessageBytes, "max message bytes");
+        Objects.requireNonNull(maxBatchDelay, "maxBatchDelay");
+        Objects.requireNonNull(drainTimeout, "drainTimeout");
+        Objects.requireNonNull(guardMode, "guardMode");
+        if (maxBatchDelay.isNegative() || drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("durations must not be negative");
+        }
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("TLS needs both a certificate (--tls-cert) and its key (--tls-key)");
+        }
+        if (tlsClientCa != null && tlsCert == null) {
+            throw new IllegalArgumentException("mTLS (--tls-client-ca) needs --tls-cert and --tls-key");
+        }
+        if (token != null && token.isBlank()) {
+            throw new IllegalArgumentException("the repository token must not be blank");
+        }
+        if (torchThreads < 0 || torchInteropThreads < 1) {
+            throw new IllegalArgumentException("torch threads must be >= 0 and interop threads >= 1");
+        }
+    }
+
+    /**
+     * Reads settings keyed by their environment variable names ({@code System.getenv()} merged with
+     * flags by {@link ServerMain}; a plain map in tests). With neither {@code GUARD_MODEL} nor
+     * {@code GUARD_MODEL_REPOSITORY}, serves the demo repository {@code <guardHome>/demo/models}.
+     */
+    public static ServerConfig from(Map<String, String> settings, Path guardHome) {
+        Path repository = path(settings, "GUARD_MODEL_REPOSITORY");
+        Path model = path(settings, "GUARD_MODEL");
+        if (repository == null && model == null) {
+            repository = guardHome.resolve("demo").resolve("models");
+            if (!Files.isDirectory(repository)) {
+                throw new IllegalArgumentException("no --model or --model-repository given and the demo repository "
+                        + repository + " does not exist");
+            }
+        }
+        return new ServerConfig(
+                integer(settings, "GUARD_PORT"),
+                integer(settings, "GUARD_METRICS_PORT"),
+                repository,
+                model,
+                blankToNull(settings.get("GUARD_MODEL_NAME")),
+                integer(settings, "GUARD_WORKERS"),
+                integer(settings, "GUARD_MAX_BATCH"),
+                Duration.ofMillis(integer(settings, "GUARD_MAX_BATCH_DELAY_MS")),
+                integer(settings, "GUARD_QUEUE_CAPACITY"),
+                integer(settings, "GUARD_MAX_ITEMS"),
+                integer(settings, "GUARD_MAX_MESSAGE_BYTES"),
+                Duration.ofSeconds(integer(settings, "GUARD_DRAIN_SECONDS")),
+                GuardMode.parse(value(settings, "GUARD_MODE"), "GUARD_MODE (--guard-mode)"),
+                path(settings, "GUARD_TLS_CERT"),
+                path(settings, "GUARD_TLS_KEY"),
+                path(settings, "GUARD_TLS_CLIENT_CA"),
+                blankToNull(settings.get("GUARD_TOKEN")),
+                integer(settings, "GUARD_TORCH_THREADS"),
+                integer(settings, "GUARD_TORCH_INTEROP_THREADS"));
+    }
+
+    /** The batcher's part of the settings. */
+    public BatcherConfig batcher() {
+        return new BatcherConfig(workers, maxBatch, maxBatchDelay, queueCapacity, drainTimeout);
+    }
+
+    /** PyTorch intra-op threads: the setting, or the cores shared evenly by the workers. */
+    public int effectiveTorchThreads() {
+        return torchThreads > 0 ? torchThreads
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / workers);
+    }
+
+    public boolean tls() {
+        return tlsCert != null;
+    }
+
+    private static String value(Map<String, String> settings, String key) {
+        String v = blankToNull(settings.get(key));
+        return v != null ? v : DEFAULTS.get(key);
+    }
+
+    private static int integer(Map<String, String> settings, String key) {
+        String v = value(settings, key);
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
+        }
+    }
+
+    private static Path path(Map<String, String> settings, String key) {
+        String v = blankToNull(settings.get(key));
+        return v == null ? null : Path.of(v);
+    }
+
+    private static String blankToNull(String v) {
+        return v == null || v.isBlank() ? null : v;
+    }
+
+    private static void positive(int value, String what) {
+        if (value < 1) {
+            throw new IllegalArgumentException(what + " must be >= 1, got " + value);
+        }
+    }
+
+    private static void checkPort(int port, String what, boolean allowDisabled) {
+        if (port < (allowDisabled ? -1 : 0) || port > 65_535) {
+            throw new IllegalArgumentException(what + " out of range: " + port);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+package dev.backdoorguard.server;
+
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.guard.ModelGuard;
+import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.server.batch.DynamicBatcher;
+import dev.backdoorguard.server.metrics.GuardMetrics;
+import dev.backdoorguard.server.metrics.MetricsEndpoint;
+import dev.backdoorguard.server.repository.ModelLoader;
+import dev.backdoorguard.server.repository.ModelRepository;
+import dev.backdoorguard.server.rpc.BearerTokenInterceptor;
+import dev.backdoorguard.server.rpc.GuardInspectService;
+import dev.backdoorguard.server.rpc.InferenceService;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.micrometer.core.instrument.binder.grpc.MetricCollectingServerInterceptor;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code guard serve}: the only composition root of the server. Every flag has a {@code GUARD_*}
+ * environment variable; a flag wins over its variable, which wins over the default.
+ */
+@Command(name = "guard serve", mixinStandardHelpOptions = true, versionProvider = ServerMain.Version.class,
+        sortOptions = false, usageHelpAutoWidth = true,
+        description = {
+            "Serve bundles over gRPC (Open Inference Protocol v2 + Triton extensions, guard.v1),",
+            "with the runtime guard, health, reflection and Prometheus metrics.",
+            "Without --model or --model-repository, serves the demo repository $GUARD_HOME/demo/models."})
+public final class ServerMain implements Callable<Integer> {
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Serve one bundle directory (env GUARD_MODEL).")
+    String model;
+
+    @Option(names = "--model-name", paramLabel = "NAME",
+            description = "Name to serve --model under; default its directory name (env GUARD_MODEL_NAME).")
+    String modelName;
+
+    @Option(names = "--model-repository", paramLabel = "DIR",
+            description = "Serve <DIR>/<model>/<version>/ bundles, the highest version of each"
+                    + " (env GUARD_MODEL_REPOSITORY).")
+    String modelRepository;
+
+    @Option(names = "--port", paramLabel = "PORT",
+            description = "gRPC port; 0 picks a free one (env GUARD_PORT, default 8500).")
+    String port;
+
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Prometheus /metrics port; 0 picks a free one, -1 disables (env GUARD_METRICS_PORT,"
+                    + " default 9464).")
+    String metricsPort;
+
+    @Option(names = "--guard-mode", paramLabel = "MODE",
+            description = "Default guard mode off|flag|block; a request's 'guard.mode' parameter overrides it"
+                    + " (env GUARD_MODE, default flag).")
+    String guardMode;
+
+    @Option(names = "--workers", paramLabel = "N",
+            description = "Inference worker threads (env GUARD_WORKERS, default 2).")
+    String workers;
+
+    @Option(names = "--max-batch", paramLabel = "N",
+            description = "Most images per model execution (env GUARD_MAX_BATCH, default 32).")
+    String maxBatch;
+
+    @Option(names = "--max-batch-delay-ms", paramLabel = "MS",
+            description = "How long a batch waits for more requests (env GUARD_MAX_BATCH_DELAY_MS, default 2).")
+    String maxBatchDelay;
+
+    @Option(names = "--queue-capacity", paramLabel = "N",
+            description = "Requests that may wait; beyond it RESOURCE_EXHAUSTED (env GUARD_QUEUE_CAPACITY,"
+                    + " default 256).")
+    String queueCapacity;
+
+    @Option(names = "--max-items", paramLabel = "N",
+            description = "Most images in one request (env GUARD_MAX_ITEMS, default 64).")
+    String maxItems;
+
+    @Option(names = "--max-message-bytes", paramLabel = "BYTES",
+            description = "Largest inbound gRPC message (env GUARD_MAX_MESSAGE_BYTES, default 16777216).")
+    String maxMessageBytes;
+
+    @Option(names = "--drain-seconds", paramLabel = "S",
+            description = "On shutdown, how long in-flight requests may finish (env GUARD_DRAIN_SECONDS,"
+                    + " default 10).")
+    String drainSeconds;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM",
+            description = "Server certificate chain; enables TLS (env GUARD_TLS_CERT).")
+    String tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM",
+            description = "Server private key, PKCS#8 PEM (env GUARD_TLS_KEY).")
+    String tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "PEM",
+            description = "CA of client certificates; enables and requires mTLS (env GUARD_TLS_CLIENT_CA).")
+    String tlsClientCa;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "File holding the bearer token the repository RPCs require (env GUARD_TOKEN holds the"
+                    + " token itself; a file keeps it out of the process list).")
+    String tokenFile;
+
+    @Option(names = "--torch-threads", paramLabel = "N",
+            description = "PyTorch intra-op threads; 0 = cores / workers (env GUARD_TORCH_THREADS, default 0).")
+    String torchThreads;
+
+    @Option(names = "--torch-interop-threads", paramLabel = "N",
+            description = "PyTorch inter-op threads (env GUARD_TORCH_INTEROP_THREADS, default 1).")
+    String torchInteropThreads;
+
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new ServerMain());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof IllegalArgumentException || e instanceof IOException
+                    || e instanceof dev.backdoorguard.core.guard.GuardException) {
+                commandLine.getErr().println("guard serve: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        System.exit(cli.execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, String> settings = new HashMap<>(System.getenv());
+        put(settings, "GUARD_MODEL", model);
+        put(settings, "GUARD_MODEL_NAME", modelName);
+        put(settings, "GUARD_MODEL_REPOSITORY", modelRepository);
+        put(settings, "GUARD_PORT", port);
+        put(settings, "GUARD_METRICS_PORT", metricsPort);
+        put(settings, "GUARD_MODE", guardMode);
+        put(settings, "GUARD_WORKERS", workers);
+        put(settings, "GUARD_MAX_BATCH", maxBatch);
+        put(settings, "GUARD_MAX_BATCH_DELAY_MS", maxBatchDelay);
+        put(settings, "GUARD_QUEUE_CAPACITY", queueCapacity);
+        put(settings, "GUARD_MAX_ITEMS", maxItems);
+        put(settings, "GUARD_MAX_MESSAGE_BYTES", maxMessageBytes);
+        put(settings, "GUARD_DRAIN_SECONDS", drainSeconds);
+        put(settings, "GUARD_TLS_CERT", tlsCert);
+        put(settings, "GUARD_TLS_KEY", tlsKey);
+        put(settings, "GUARD_TLS_CLIENT_CA", tlsClientCa);
+        put(settings, "GUARD_TORCH_THREADS", torchThreads);
+        put(settings, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
+        if (tokenFile != null) {
+            settings.put("GUARD_TOKEN", java.nio.file.Files.readString(Path.of(tokenFile)).strip());
+        }
+        Path home = Path.of(System.getProperty("guard.home", System.getProperty("user.dir")));
+        ServerConfig config = ServerConfig.from(settings, home);
+
+        // Intra-op threads shared evenly by the workers, one inter-op thread: each batch is one
+        // eager forward pass, and concurrent workers already use the cores. DJL reads these when the
+        // PyTorch engine starts, so they are set before anything touches the engine.
+        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(config.effectiveTorchThreads()));
+        setIfAbsent("ai.djl.pytorch.num_interop_threads", Integer.toString(config.torchInteropThreads()));
+
+        GuardServer server = start(config, ServerMain::loadBundle);
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
+        System.out.println("guard serve: gRPC on port " + server.port()
+                + (server.metricsPort() >= 0 ? ", metrics on http://0.0.0.0:" + server.metricsPort() + "/metrics" : "")
+                + ", models " + server.models().knownNames() + (config.tls() ? " (TLS)" : ""));
+        server.awaitTermination();
+        return 0;
+    }
+
+    /** The one way bundles are loaded (the detector-aware loader replaces it when merged). */
+    static ModelGuard loadBundle(Path dir) throws IOException {
+        return new ModelGuard(Classifier.load(dir, Architectures.standard()));
+    }
+
+    /** Wires and starts everything; tests call this with their own loader. */
+    static GuardServer start(ServerConfig config, ModelLoader loader) throws IOException {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        List<AutoCloseable> owned = new ArrayList<>();
+        new ClassLoaderMetrics().bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        owned.add(gc);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        String version = Version.version();
+        GuardMetrics metrics = new GuardMetrics(registry, version,
+                System.getenv().getOrDefault("GUARD_COMMIT", "unknown"), "0.35.0", "PyTorch");
+
+        HealthStatusManager health = new HealthStatusManager();
+        ModelEvents events = new ModelEvents(metrics, health);
+        ModelRepository models = config.model() != null
+                ? ModelRepository.ofBundle(config.model(), config.modelName(), loader, events)
+                : ModelRepository.ofDirectory(config.modelRepository(), loader, events);
+        DynamicBatcher batcher = null;
+        MetricsEndpoint endpoint = null;
+        ExecutorService executor = null;
+        try {
+            models.loadAll();
+            events.attach(models);
+            batcher = new DynamicBatcher(config.batcher(), metrics);
+            AtomicInteger threadNumber = new AtomicInteger();
+            executor = Executors.newFixedThreadPool(Math.max(4, 2 * config.workers()), r -> {
+                Thread t = new Thread(r, "guard-grpc-" + threadNumber.getAndIncrement());
+                t.setDaemon(true);
+                return t;
+            });
+            InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
+                    config.maxItems(), version);
+            ServerBuilder<?> builder = Grpc.newServerBuilderForPort(config.port(), credentials(config))
+                    .executor(executor)
+                    .maxInboundMessageSize(config.maxMessageBytes())
+                    .addService(inference)
+                    .addService(new GuardInspectService(models))
+                    .addService(health.getHealthService())
+                    .addService(ProtoReflectionServiceV1.newInstance());
+            if (config.token() != null) {
+                builder.intercept(new BearerTokenInterceptor(config.token()));
+            }
+            // Added last, so it runs first: refused (UNAUTHENTICATED) calls are counted too.
+            builder.intercept(new MetricCollectingServerInterceptor(registry));
+            Server grpc = builder.build().start();
+            if (config.metricsPort() >= 0) {
+                endpoint = MetricsEndpoint.start(config.metricsPort(), registry);
+            }
+            return new GuardServer(config, grpc, executor, events, models, inference, batcher, endpoint, owned);
+        } catch (IOException | RuntimeException e) {
+            if (batcher != null) {
+                batcher.close();
+            }
+            if (executor != null) {
+                executor.shutdownNow();
+            }
+            models.close();
+            throw e;
+        }
+    }
+
+    private static ServerCredentials credentials(ServerConfig config) throws IOException {
+        if (!config.tls()) {
+            return InsecureServerCredentials.create();
+        }
+        TlsServerCredentials.Builder tls = TlsServerCredentials.newBuilder()
+                .keyManager(config.tlsCert().toFile(), config.tlsKey().toFile());
+        if (config.tlsClientCa() != null) {
+            tls.trustManager(config.tlsClientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+        }
+        return tls.build();
+    }
+
+    private static void put(Map<String, String> settings, String key, String flag) {
+        if (flag != null) {
+            settings.put(key, flag);
+        }
+    }
+
+    private static void setIfAbsent(String property, String value) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, value);
+        }
+    }
+
+    /** The version from the jar manifest ({@code dev} when run from classes). */
+    static final class Version implements CommandLine.IVersionProvider {
+        static String version() {
+            String v = ServerMain.class.getPackage().getImplementationVersion();
+            return v == null ? "dev" : v;
+        }
+
+        @Override
+        public String[] getVersion() {
+            return new String[] {"guard serve " + version()};
+        }
+    }
+}

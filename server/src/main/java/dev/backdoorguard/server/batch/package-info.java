@@ -1,0 +1,2 @@
+/** Execution: the bounded queue, the dynamic batcher and its fixed pool of inference workers. */
+package dev.backdoorguard.server.batch;

@@ -1,0 +1,150 @@
+package dev.backdoorguard.server.metrics;
+
+import dev.backdoorguard.core.guard.BatchPrediction;
+import dev.backdoorguard.server.repository.ServedModel;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The {@code guard.*} meters of serving-ecosystem.md §4.7, in one place. Tag values stay bounded:
+ * model names and versions come from the repository (never from clients), classes are bounded by
+ * K, outcomes, reasons, stages, actions and results are fixed vocabularies.
+ */
+public final class GuardMetrics {
+    /** The detector tag value when a model has no calibrated detector. */
+    public static final String NO_DETECTOR = "none";
+    private static final Duration MIN = Duration.ofMillis(1);
+    private static final Duration MAX = Duration.ofSeconds(10);
+    private static final Duration SLO = Duration.ofMillis(100);
+
+    private final MeterRegistry registry;
+    private final Map<String, AtomicInteger> pending = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> ready = new ConcurrentHashMap<>();
+
+    public GuardMetrics(MeterRegistry registry, String version, String commit, String djl, String engine) {
+        this.registry = registry;
+        Gauge.builder("guard.build.info", () -> 1)
+                .description("Build information; the value is always 1")
+                .tags("version", version, "commit", commit, "djl", djl, "engine", engine)
+                .register(registry);
+    }
+
+    /** One finished ModelInfer call. {@code reason} is a status code name or "ok". */
+    public void request(String model, String version, boolean success, String reason, long nanos) {
+        Counter.builder("guard.inference.requests")
+                .description("Inference requests by outcome")
+                .tags("model", model, "version", version, "outcome", success ? "success" : "failure",
+                        "reason", reason)
+                .register(registry).increment();
+        latency("guard.inference.request", "End-to-end request time in the server")
+                .tags("model", model, "version", version)
+                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Time a request waited in the batcher's queue. */
+    public Timer queue(String model) {
+        return latency("guard.inference.queue", "Time requests wait in the batcher's queue")
+                .tags("model", model).register(registry);
+    }
+
+    /** Time of one compute stage (input = batch assembly, infer = the model, output = splitting). */
+    public Timer compute(String model, String stage) {
+        return latency("guard.inference.compute", "Compute time per stage")
+                .tags("model", model, "stage", stage).register(registry);
+    }
+
+    /** Requests queued or computing for {@code model} (the gauge reads this counter). */
+    public AtomicInteger pending(String model) {
+        return pending.computeIfAbsent(model, m -> {
+            AtomicInteger value = new AtomicInteger();
+            Gauge.builder("guard.inference.pending", value, AtomicInteger::get)
+                    .description("Requests queued or in compute").tags("model", m).register(registry);
+            return value;
+        });
+    }
+
+    /** One model execution: items, batch size, predicted classes and, when guarded, detector scores. */
+    public void execution(ServedModel model, int items, BatchPrediction prediction, long inferNanos) {
+        String name = model.name();
+        String version = model.version();
+        Counter.builder("guard.inference.items").description("Items (images) inferred")
+                .tags("model", name, "version", version).register(registry).increment(items);
+        Counter.builder("guard.inference.executions").description("Model executions (batches)")
+                .tags("model", name, "version", version).register(registry).increment();
+        DistributionSummary.builder("guard.batch.size").description("Items per model execution")
+                .tags("model", name).serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64).register(registry)
+                .record(items);
+        int[] perClass = new int[prediction.numClasses()];
+        for (int label : prediction.labels()) {
+            perClass[label]++;
+        }
+        for (int k = 0; k < perClass.length; k++) {
+            if (perClass[k] > 0) {
+                Counter.builder("guard.predictions").description("Predictions per class")
+                        .tags("model", name, "class", Integer.toString(k)).register(registry).increment(perClass[k]);
+            }
+        }
+        if (prediction.isGuarded()) {
+            String detector = detectorName(model);
+            DistributionSummary scores = DistributionSummary.builder("guard.detector.score")
+                    .description("Detector scores (normalised margin z; larger is more suspicious)")
+                    .tags("model", name, "detector", detector)
+                    .serviceLevelObjectives(0.5, 1, 1.5, 2, 3, 4, 6, 8).register(registry);  // Micrometer buckets must be > 0:
+                                                                             // every score <= 0.5 shares the first
+            for (float s : prediction.scores()) {
+                if (Float.isFinite(s)) {
+                    scores.record(s);
+                }
+            }
+            // The critical-layer detector scores from the same forward pass, so its cost cannot be
+            // separated: this timer records the whole guarded execution.
+            latency("guard.detector", "Guarded model executions (forward pass plus detector)")
+                    .tags("model", name, "detector", detector).register(registry)
+                    .record(inferNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Items the detector flagged, by the action taken ({@code flag} or {@code block}). */
+    public void flagged(ServedModel model, String action, int count) {
+        Counter.builder("guard.inputs.flagged").description("Inputs the detector flagged")
+                .tags("model", model.name(), "detector", detectorName(model), "action", action)
+                .register(registry).increment(count);
+    }
+
+    /** Marks a model version live (1) or retired (0). */
+    public void ready(String model, String version, boolean isReady) {
+        ready.computeIfAbsent(model + "\u0000" + version, key -> {
+            AtomicInteger value = new AtomicInteger();
+            Gauge.builder("guard.model.ready", value, AtomicInteger::get)
+                    .description("1 while the model version serves").tags("model", model, "version", version)
+                    .register(registry);
+            return value;
+        }).set(isReady ? 1 : 0);
+    }
+
+    /** One load attempt: its duration and its result ({@code success} or {@code failure}). */
+    public void load(long nanos, boolean success) {
+        latency("guard.model.load", "Model load and warm-up time").register(registry)
+                .record(nanos, TimeUnit.NANOSECONDS);
+        Counter.builder("guard.model.reloads").description("Model loads and reloads by result")
+                .tags("result", success ? "success" : "failure").register(registry).increment();
+    }
+
+    /** The detector tag value of a model. */
+    public static String detectorName(ServedModel model) {
+        return model.guard().detector().map(d -> d.method()).orElse(NO_DETECTOR);
+    }
+
+    private static Timer.Builder latency(String name, String description) {
+        return Timer.builder(name).description(description).publishPercentileHistogram()
+                .minimumExpectedValue(MIN).maximumExpectedValue(MAX).serviceLevelObjectives(SLO);
+    }
+}

@@ -1,0 +1,174 @@
+package dev.backdoorguard.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.backdoorguard.proto.inference.GRPCInferenceServiceGrpc;
+import dev.backdoorguard.proto.inference.ModelMetadataRequest;
+import dev.backdoorguard.proto.inference.ModelInferResponse;
+import dev.backdoorguard.proto.inference.ModelReadyRequest;
+import dev.backdoorguard.proto.inference.RepositoryIndexRequest;
+import dev.backdoorguard.proto.inference.RepositoryIndexResponse;
+import dev.backdoorguard.proto.inference.RepositoryModelLoadRequest;
+import dev.backdoorguard.proto.inference.RepositoryModelUnloadRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Hot reload under load, failed reloads, unload, health transitions and path safety. */
+class RepositoryTest {
+    @TempDir
+    Path repo;
+
+    private static ServingStatus health(ManagedChannel channel, String service) {
+        return HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService(service).build())
+                .getStatus();
+    }
+
+    private static void load(GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub, String name) {
+        stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName(name).build());
+    }
+
+    @Test
+    void reloadsUnderLoadWithoutAFailedRequestAndAFailedReloadKeepsTheOldVersion() throws Exception {
+        TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
+        try (GuardServer server = ServerMain.start(TestServers.config(repo, Map.of()), TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = TestServers.stub(channel);
+            AtomicBoolean running = new AtomicBoolean(true);
+            AtomicInteger ok = new AtomicInteger();
+            Set<String> versionsSeen = ConcurrentHashMap.newKeySet();
+            ExecutorService clients = Executors.newFixedThreadPool(4);
+            try {
+                Future<?>[] load = new Future<?>[4];
+                for (int t = 0; t < load.length; t++) {
+                    int seed = t;
+                    load[t] = clients.submit(() -> {
+                        while (running.get()) {
+                            ModelInferResponse r = stub.modelInfer(TestServers.fp32("m",
+                                    TestServers.randomPixels(2, seed)));  // any failure ends this task with it
+                            versionsSeen.add(r.getModelVersion());
+                            ok.incrementAndGet();
+                        }
+                        return null;
+                    });
+                }
+                Thread.sleep(200);
+                TestServers.writeBundle(repo.resolve("m").resolve("2"), 2);
+                load(stub, "m");
+                assertThat(stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("m").build())
+                        .getVersionsList()).containsExactly("2");
+                int afterFirstSwap = ok.get();
+                // Another swap under load: reload of the same version.
+                load(stub, "m");
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (ok.get() < afterFirstSwap + 20 && System.nanoTime() < until) {
+                    Thread.sleep(20);
+                }
+                running.set(false);
+                for (Future<?> f : load) {
+                    f.get(60, TimeUnit.SECONDS);  // rethrows the first failed request, if any
+                }
+            } finally {
+                running.set(false);
+                clients.shutdownNow();
+            }
+            assertThat(versionsSeen).contains("1", "2");
+            assertThat(ok.get()).isGreaterThan(20);
+
+            // A broken version 3: the load fails, says why, and version 2 keeps serving.
+            Path broken = Files.createDirectories(repo.resolve("m").resolve("3"));
+            Files.copy(repo.resolve("m/2/model.json"), broken.resolve("model.json"));
+            Files.writeString(broken.resolve("weights.safetensors"), "not safetensors");
+            assertThatThrownBy(() -> load(stub, "m")).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+                assertThat(e.getStatus().getDescription()).contains("version 3", "failed");
+            });
+            assertThat(stub.modelInfer(TestServers.fp32("m", TestServers.randomPixels(1, 9))).getModelVersion())
+                    .isEqualTo("2");
+            RepositoryIndexResponse.ModelIndex index = stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())
+                    .getModels(0);
+            assertThat(index.getVersion()).isEqualTo("2");
+            assertThat(index.getState()).isEqualTo("READY");
+            assertThat(index.getReason()).contains("version 3");
+            assertThat(health(channel, "m")).isEqualTo(ServingStatus.SERVING);
+            TestServers.close(channel);
+        }
+    }
+
+    @Test
+    void unloadAndLoadMoveHealthAndReadiness() throws Exception {
+        TestServers.writeBundle(repo.resolve("a").resolve("1"), 1);
+        TestServers.writeBundle(repo.resolve("b").resolve("4"), 2);
+        try (GuardServer server = ServerMain.start(TestServers.config(repo, Map.of()), TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = TestServers.stub(channel);
+            assertThat(health(channel, "")).isEqualTo(ServingStatus.SERVING);
+            assertThat(health(channel, "inference.GRPCInferenceService")).isEqualTo(ServingStatus.SERVING);
+            assertThat(health(channel, "b")).isEqualTo(ServingStatus.SERVING);
+
+            stub.repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder().setModelName("b").build());
+            assertThat(health(channel, "b")).isEqualTo(ServingStatus.NOT_SERVING);
+            assertThat(health(channel, "a")).isEqualTo(ServingStatus.SERVING);
+            assertThat(health(channel, "")).isEqualTo(ServingStatus.NOT_SERVING);
+            assertThat(stub.modelReady(ModelReadyRequest.newBuilder().setName("b").build()).getReady()).isFalse();
+            assertThatThrownBy(() -> stub.modelInfer(TestServers.fp32("b", TestServers.randomPixels(1, 1))))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+            assertThat(stub.repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build())
+                    .getModelsList()).extracting(RepositoryIndexResponse.ModelIndex::getName).containsExactly("a");
+
+            load(stub, "b");
+            assertThat(health(channel, "")).isEqualTo(ServingStatus.SERVING);
+            assertThat(stub.modelInfer(TestServers.fp32("b", TestServers.randomPixels(1, 1))).getModelVersion())
+                    .isEqualTo("4");
+
+            for (String evil : new String[] {"../a", "a/1", "..", ".hidden"}) {
+                assertThatThrownBy(() -> load(stub, evil)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).contains("model name");
+                });
+            }
+            assertThatThrownBy(() -> load(stub, "absent")).isInstanceOfSatisfying(StatusRuntimeException.class,
+                    e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+            TestServers.close(channel);
+        }
+    }
+
+    @Test
+    void oneBundleIsServedUnderItsDirectoryNameOrAChosenOne() throws Exception {
+        Path bundle = TestServers.writeBundle(repo.resolve("my-bundle"), 5);
+        Map<String, String> s = new java.util.HashMap<>(Map.of("GUARD_MODEL", bundle.toString(), "GUARD_PORT", "0",
+                "GUARD_METRICS_PORT", "-1"));
+        try (GuardServer server = ServerMain.start(ServerConfig.from(s, repo), TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            assertThat(TestServers.stub(channel).modelInfer(TestServers.fp32("my-bundle",
+                    TestServers.randomPixels(1, 1))).getModelVersion()).isEqualTo("1");
+            assertThat(server.metricsPort()).isEqualTo(-1);
+            TestServers.close(channel);
+        }
+        s.put("GUARD_MODEL_NAME", "fmnist");
+        try (GuardServer server = ServerMain.start(ServerConfig.from(s, repo), TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            assertThat(TestServers.stub(channel).modelReady(ModelReadyRequest.newBuilder().setName("fmnist").build())
+                    .getReady()).isTrue();
+            TestServers.close(channel);
+        }
+    }
+}

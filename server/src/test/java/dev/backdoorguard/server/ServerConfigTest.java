@@ -1,0 +1,93 @@
+package dev.backdoorguard.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.backdoorguard.core.guard.InvalidInputException;
+import dev.backdoorguard.server.rpc.GuardMode;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class ServerConfigTest {
+    @TempDir
+    Path home;
+
+    @Test
+    void defaultsServeTheDemoRepositoryOnTheStandardPorts() throws Exception {
+        Files.createDirectories(home.resolve("demo/models"));
+        ServerConfig c = ServerConfig.from(Map.of(), home);
+        assertThat(c.port()).isEqualTo(8500);
+        assertThat(c.metricsPort()).isEqualTo(9464);
+        assertThat(c.modelRepository()).isEqualTo(home.resolve("demo/models"));
+        assertThat(c.guardMode()).isEqualTo(GuardMode.FLAG);
+        assertThat(c.maxBatchDelay()).isEqualTo(Duration.ofMillis(2));
+        assertThat(c.tls()).isFalse();
+        assertThat(c.token()).isNull();
+    }
+
+    @Test
+    void environmentVariablesSetEverything() {
+        ServerConfig c = ServerConfig.from(Map.ofEntries(
+                Map.entry("GUARD_MODEL", "/b"), Map.entry("GUARD_MODEL_NAME", "fm"), Map.entry("GUARD_PORT", "0"),
+                Map.entry("GUARD_METRICS_PORT", "-1"), Map.entry("GUARD_WORKERS", "3"),
+                Map.entry("GUARD_MAX_BATCH", "5"), Map.entry("GUARD_MAX_BATCH_DELAY_MS", "7"),
+                Map.entry("GUARD_QUEUE_CAPACITY", "9"), Map.entry("GUARD_MAX_ITEMS", "11"),
+                Map.entry("GUARD_MAX_MESSAGE_BYTES", "1000"), Map.entry("GUARD_DRAIN_SECONDS", "4"),
+                Map.entry("GUARD_MODE", "block"), Map.entry("GUARD_TOKEN", "t"),
+                Map.entry("GUARD_TORCH_THREADS", "2"), Map.entry("GUARD_TORCH_INTEROP_THREADS", "2")), home);
+        assertThat(c).isEqualTo(new ServerConfig(0, -1, null, Path.of("/b"), "fm", 3, 5, Duration.ofMillis(7), 9, 11,
+                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2));
+        assertThat(c.effectiveTorchThreads()).isEqualTo(2);
+    }
+
+    @Test
+    void badSettingsAreNamed() {
+        assertThatThrownBy(() -> ServerConfig.from(Map.of(), home))
+                .hasMessageContaining("demo repository").hasMessageContaining("does not exist");
+        Map<String, String> model = Map.of("GUARD_MODEL", "/b");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "x"), home))
+                .hasMessageContaining("GUARD_PORT").hasMessageContaining("'x'");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "70000"), home))
+                .hasMessageContaining("port out of range");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODE", "loud"), home))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("off|flag|block");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_TLS_CERT", "/c"), home))
+                .hasMessageContaining("--tls-key");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODEL_REPOSITORY", "/r"), home))
+                .hasMessageContaining("not both");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_WORKERS", "0"), home))
+                .hasMessageContaining("workers must be >= 1");
+    }
+
+    private static Map<String, String> with(Map<String, String> base, String key, String value) {
+        Map<String, String> m = new java.util.HashMap<>(base);
+        m.put(key, value);
+        return m;
+    }
+
+    @Test
+    void helpDocumentsEveryFlagWithItsEnvironmentVariable() {
+        StringWriter out = new StringWriter();
+        CommandLine cli = new CommandLine(new ServerMain());
+        cli.setOut(new PrintWriter(out));
+        assertThat(cli.execute("--help")).isZero();
+        String help = out.toString();
+        for (String key : ServerConfig.DEFAULTS.keySet()) {
+            assertThat(help).contains(key);
+        }
+        assertThat(help).contains("GUARD_MODEL", "GUARD_MODEL_REPOSITORY", "GUARD_MODEL_NAME", "GUARD_TLS_CERT",
+                "GUARD_TLS_KEY", "GUARD_TLS_CLIENT_CA", "GUARD_TOKEN", "--token-file", "demo/models");
+        for (CommandLine.Model.OptionSpec option : cli.getCommandSpec().options()) {
+            if (!option.usageHelp() && !option.versionHelp() && !option.longestName().equals("--token-file")) {
+                assertThat(String.join(" ", option.description())).as(option.longestName()).contains("env GUARD_");
+            }
+        }
+    }
+}
