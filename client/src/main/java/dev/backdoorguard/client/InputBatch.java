@@ -106,8 +106,19 @@ public final class InputBatch {
                         + ", image 0 is " + width + "x" + height);
             }
             int base = n * channels * plane;
+            // Gray images are read from the raster: getRGB would convert their linear gray to sRGB and change
+            // the values the model sees (a PNG of gray level 26 would arrive as about 90).
+            boolean gray = image.getColorModel().getColorSpace().getNumComponents() == 1;
+            float grayScale = (1 << image.getColorModel().getComponentSize(0)) - 1;
             for (int y = 0; y < height; y++) {
                 for (int x = 0; x < width; x++) {
+                    if (gray) {
+                        float value = image.getRaster().getSample(x, y, 0) / grayScale;
+                        for (int c = 0; c < channels; c++) {
+                            data[base + c * plane + y * width + x] = value;
+                        }
+                        continue;
+                    }
                     int rgb = image.getRGB(x, y);
                     float r = ((rgb >> 16) & 0xff) / 255f;
                     float g = ((rgb >> 8) & 0xff) / 255f;
