@@ -1,8 +1,5 @@
 package dev.backdoorguard.client;
 
-import com.google.common.util.concurrent.FutureCallback;
-import com.google.common.util.concurrent.Futures;
-import com.google.common.util.concurrent.MoreExecutors;
 import dev.backdoorguard.proto.inference.GRPCInferenceServiceGrpc;
 import dev.backdoorguard.proto.inference.ModelInferRequest;
 import dev.backdoorguard.proto.inference.ModelInferResponse;
@@ -16,6 +13,7 @@ import dev.backdoorguard.proto.inference.ServerReadyRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -127,12 +125,11 @@ public final class GuardClient implements AutoCloseable {
         ModelInferRequest message = InferMessages.request(request);
         String what = "ModelInfer on " + request.model();
         CompletableFuture<Prediction> result = new CompletableFuture<>();
-        Futures.addCallback(GRPCInferenceServiceGrpc.newFutureStub(channel)
-                        .withDeadlineAfter(config.deadline().toMillis(), TimeUnit.MILLISECONDS)
-                        .modelInfer(message),
-                new FutureCallback<ModelInferResponse>() {
+        GRPCInferenceServiceGrpc.newStub(channel)
+                .withDeadlineAfter(config.deadline().toMillis(), TimeUnit.MILLISECONDS)
+                .modelInfer(message, new StreamObserver<>() {
                     @Override
-                    public void onSuccess(ModelInferResponse response) {
+                    public void onNext(ModelInferResponse response) {
                         try {
                             result.complete(InferMessages.prediction(
                                     response, request.batch().size(), request.labels()));
@@ -142,11 +139,15 @@ public final class GuardClient implements AutoCloseable {
                     }
 
                     @Override
-                    public void onFailure(Throwable failure) {
+                    public void onError(Throwable failure) {
                         result.completeExceptionally(Errors.map(what, failure));
                     }
-                },
-                MoreExecutors.directExecutor());
+
+                    @Override
+                    public void onCompleted() {
+                        // a unary call completes after its one onNext
+                    }
+                });
         return result;
     }
 

@@ -120,9 +120,9 @@ final class DemoCommand implements Callable<Integer> {
         }, "demo-stop-server");
         Runtime.getRuntime().addShutdownHook(stopOnInterrupt);
         String target = "127.0.0.1:" + grpcPort;
-        try (GuardClient client = GuardClient.connect(ClientConfig.plaintext(target).withMaxAttempts(1)
-                .withDeadline(Duration.ofSeconds(30)))) {
-            server.awaitServing(client, startupTimeout);
+        ClientConfig config = ClientConfig.plaintext(target).withMaxAttempts(1).withDeadline(Duration.ofSeconds(30));
+        try (GuardClient client = GuardClient.connect(config)) {
+            server.awaitServing(config, startupTimeout);
             out.printf("Server SERVING at %s (pid %d)%n%n", target, server.pid());
             demo(client, data, out);
             out.printf("%nMetrics: http://127.0.0.1:%d/metrics%n", promPort);

@@ -24,7 +24,7 @@ final class ProgressLine implements Consumer<LoadProgress> {
     @Override
     public synchronized void accept(LoadProgress p) {
         long now = System.nanoTime();
-        if (!terminal && lastPrinted != 0 && now - lastPrinted < everyNanos) {
+        if (!terminal && !p.finished() && lastPrinted != 0 && now - lastPrinted < everyNanos) {
             return;
         }
         lastPrinted = now;

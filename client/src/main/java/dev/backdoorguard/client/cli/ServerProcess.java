@@ -1,5 +1,6 @@
 package dev.backdoorguard.client.cli;
 
+import dev.backdoorguard.client.ClientConfig;
 import dev.backdoorguard.client.GuardClient;
 import dev.backdoorguard.client.GuardClientException;
 import dev.backdoorguard.client.HealthStatus;
@@ -38,15 +39,20 @@ final class ServerProcess implements AutoCloseable {
         }
     }
 
-    /** Polls grpc.health.v1 until SERVING; fails if the process exits or the timeout passes. */
-    void awaitServing(GuardClient client, Duration timeout) throws InterruptedException {
+    /**
+     * Polls grpc.health.v1 until SERVING; fails if the process exits or the timeout passes. Each poll uses a fresh
+     * channel: a channel that saw refused connections backs off its reconnects (up to minutes), which would delay
+     * noticing a server that became ready.
+     */
+    void awaitServing(ClientConfig config, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (!process.isAlive()) {
                 throw new ServerProcessException("the server exited with code " + process.exitValue()
                         + " before it was ready; last log lines:\n" + tail(12));
             }
-            try {
+            try (GuardClient client = GuardClient.connect(config.withMaxAttempts(1)
+                    .withDeadline(Duration.ofSeconds(5)))) {
                 if (client.health("") == HealthStatus.SERVING) {
                     return;
                 }

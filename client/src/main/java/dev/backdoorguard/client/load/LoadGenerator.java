@@ -62,7 +62,7 @@ public final class LoadGenerator {
             return thread;
         });
         double planned = duration == null ? 0 : duration.toMillis() / 1000.0;
-        ticker.scheduleAtFixedRate(() -> progress.accept(snapshot(phase, stats, start, planned)),
+        ticker.scheduleAtFixedRate(() -> progress.accept(snapshot(phase, stats, start, planned, false)),
                 progressEvery.toMillis(), progressEvery.toMillis(), TimeUnit.MILLISECONDS);
         try {
             if (config.openLoop()) {
@@ -74,7 +74,7 @@ public final class LoadGenerator {
             ticker.shutdownNow();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        progress.accept(snapshot(phase, stats, start, planned));
+        progress.accept(snapshot(phase, stats, start, planned, true));
         return report(stats, seconds);
     }
 
@@ -154,9 +154,10 @@ public final class LoadGenerator {
         return PredictRequest.of(config.model(), entry.batch()).withMode(config.mode());
     }
 
-    private static LoadProgress snapshot(String phase, LoadStats stats, long start, double planned) {
+    private static LoadProgress snapshot(String phase, LoadStats stats, long start, double planned,
+            boolean finished) {
         return new LoadProgress(phase, (System.nanoTime() - start) / 1e9, planned, stats.sent.sum(), stats.ok.sum(),
-                stats.errorCount(), stats.dropped.sum());
+                stats.errorCount(), stats.dropped.sum(), finished);
     }
 
     private LoadReport report(LoadStats stats, double seconds) {

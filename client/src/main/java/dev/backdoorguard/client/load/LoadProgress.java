@@ -10,6 +10,8 @@ package dev.backdoorguard.client.load;
  * @param ok successful answers so far
  * @param errors failed requests so far
  * @param dropped open-loop requests not sent on time so far
+ * @param finished whether this is the phase's final snapshot
  */
 public record LoadProgress(
-        String phase, double elapsedSeconds, double plannedSeconds, long sent, long ok, long errors, long dropped) {}
+        String phase, double elapsedSeconds, double plannedSeconds, long sent, long ok, long errors, long dropped,
+        boolean finished) {}

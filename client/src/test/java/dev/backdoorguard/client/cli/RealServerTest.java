@@ -76,8 +76,9 @@ class RealServerTest {
                 "--metrics-port", Integer.toString(ServerProcess.freePort())));
         server = ServerProcess.start(command, dir.resolve("server.log"));
         target = "127.0.0.1:" + port;
-        client = GuardClient.connect(ClientConfig.plaintext(target).withDeadline(Duration.ofSeconds(60)));
-        server.awaitServing(client, Duration.ofMinutes(3));
+        ClientConfig config = ClientConfig.plaintext(target).withDeadline(Duration.ofSeconds(60));
+        server.awaitServing(config, Duration.ofMinutes(3));
+        client = GuardClient.connect(config);
         test = IdxImages.testSet(Path.of("/usr/share/datasets/fashion-mnist"));
     }
 
