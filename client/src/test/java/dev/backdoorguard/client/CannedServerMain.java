@@ -13,13 +13,7 @@ public final class CannedServerMain {
         List<String> list = List.of(args);
         int port = Integer.parseInt(list.get(list.indexOf("--port") + 1));
         CannedInferenceServer server = CannedInferenceServer.onPort(port);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                server.close();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }));
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close));
         System.out.println("canned server on " + server.target());
         server.awaitTermination();
     }

@@ -111,11 +111,7 @@ final class DemoCommand implements Callable<Integer> {
         ServerProcess server = ServerProcess.start(command, log);
         Thread stopOnInterrupt = new Thread(() -> {
             if (!keepServing && server.isAlive()) {
-                try {
-                    server.close();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+                server.close();
             }
         }, "demo-stop-server");
         Runtime.getRuntime().addShutdownHook(stopOnInterrupt);
