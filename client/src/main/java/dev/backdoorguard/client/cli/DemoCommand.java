@@ -79,6 +79,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--keep-serving", description = "Leave the server running at the end.")
     boolean keepServing;
 
+    @Option(names = "--server-log", paramLabel = "FILE",
+            description = "Where the server's output goes (default: a temporary file, deleted after a clean run).")
+    Path serverLog;
+
     @Option(names = "--server-command", paramLabel = "CMD",
             description = "Command that starts the server, split on spaces; --model-repository, --port and "
                     + "--metrics-port are appended (default: $GUARD_HOME/bin/guard serve).")
@@ -104,7 +108,8 @@ final class DemoCommand implements Callable<Integer> {
         command.addAll(List.of("--model-repository", repo.toString(), "--port", Integer.toString(grpcPort),
                 "--metrics-port", Integer.toString(promPort)));
         PrintWriter out = spec.commandLine().getOut();
-        Path log = Files.createTempFile("guard-demo-server-", ".log");
+        boolean temporaryLog = serverLog == null;
+        Path log = temporaryLog ? Files.createTempFile("guard-demo-server-", ".log") : serverLog;
         out.printf("Starting the server: %s%n  (log: %s)%n", String.join(" ", command), log);
         out.flush();
 
@@ -116,12 +121,14 @@ final class DemoCommand implements Callable<Integer> {
         }, "demo-stop-server");
         Runtime.getRuntime().addShutdownHook(stopOnInterrupt);
         String target = "127.0.0.1:" + grpcPort;
+        boolean succeeded = false;
         ClientConfig config = ClientConfig.plaintext(target).withMaxAttempts(1).withDeadline(Duration.ofSeconds(30));
         try (GuardClient client = GuardClient.connect(config)) {
             server.awaitServing(config, startupTimeout);
             out.printf("Server SERVING at %s (pid %d)%n%n", target, server.pid());
             demo(client, data, out);
             out.printf("%nMetrics: http://127.0.0.1:%d/metrics%n", promPort);
+            succeeded = true;
         } finally {
             if (keepServing) {
                 out.printf("The server keeps serving at %s (pid %d; stop it with: kill %d).%n", target, server.pid(),
@@ -129,6 +136,9 @@ final class DemoCommand implements Callable<Integer> {
             } else {
                 server.close();
                 out.println("Server stopped.");
+                if (succeeded && temporaryLog) {
+                    Files.deleteIfExists(log); // kept after a failure: the error message points to it
+                }
             }
             out.flush();
             try {

@@ -21,6 +21,9 @@ class DemoCommandTest {
     @TempDir
     Path repository;
 
+    @TempDir
+    Path logs;
+
     private String cannedServer() {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         return java + " -cp " + System.getProperty("java.class.path") + " " + CannedServerMain.class.getName();
@@ -28,7 +31,8 @@ class DemoCommandTest {
 
     @Test
     void showsCleanAndTriggeredAnswersThenStopsTheServer() {
-        CliRun run = CliRun.of("demo", "--server-command", cannedServer(), "--model-repository",
+        CliRun run = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", cannedServer(), "--model-repository",
                 repository.toString(), "--clean", "3", "--triggered", "2", "--backdoored", "backdoored");
 
         assertThat(run.exitCode()).as(run.err() + run.out()).isZero();
@@ -48,12 +52,14 @@ class DemoCommandTest {
 
     @Test
     void missingBackdooredModelIsNotApplicableAndADeadServerIsAOneLineError() {
-        CliRun run = CliRun.of("demo", "--server-command", cannedServer(), "--model-repository",
+        CliRun run = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", cannedServer(), "--model-repository",
                 repository.toString(), "--clean", "1", "--triggered", "1", "--backdoored", "absent");
         assertThat(run.exitCode()).as(run.err()).isZero();
         assertThat(run.out()).contains("n/a (absent is not served)");
 
-        CliRun dead = CliRun.of("demo", "--server-command", "false", "--model-repository", repository.toString());
+        CliRun dead = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", "false", "--model-repository", repository.toString());
         assertThat(dead.exitCode()).isEqualTo(1);
         assertThat(dead.err()).contains("the server exited with code 1 before it was ready");
 

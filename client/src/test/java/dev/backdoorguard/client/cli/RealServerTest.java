@@ -188,7 +188,8 @@ class RealServerTest {
 
     @Test
     void demoStartsTheRealServerShowsTheTableAndStopsIt() {
-        CliRun demo = CliRun.of("demo", "--server-command", serverCommand(), "--model-repository",
+        CliRun demo = CliRun.of("demo", "--server-log", dir.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", serverCommand(), "--model-repository",
                 repository.toString(), "--clean", "2", "--triggered", "2");
         assertThat(demo.exitCode()).as(demo.err() + demo.out()).isZero();
         assertThat(demo.out().lines().filter(line -> line.startsWith("#"))).hasSize(4);
