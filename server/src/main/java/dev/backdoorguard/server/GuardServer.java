@@ -21,6 +21,7 @@ public final class GuardServer implements AutoCloseable {
 
     private final ServerConfig config;
     private final Server grpc;
+    private final Server healthOnly;  // plaintext grpc.health.v1 for probes, or null
     private final ExecutorService grpcExecutor;
     private final ModelEvents events;
     private final ModelRepository models;
@@ -30,11 +31,12 @@ public final class GuardServer implements AutoCloseable {
     private final List<AutoCloseable> others;
     private boolean closed;
 
-    GuardServer(ServerConfig config, Server grpc, ExecutorService grpcExecutor, ModelEvents events,
+    GuardServer(ServerConfig config, Server grpc, Server healthOnly, ExecutorService grpcExecutor, ModelEvents events,
             ModelRepository models, InferenceService inference, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
             List<AutoCloseable> others) {
         this.config = config;
         this.grpc = grpc;
+        this.healthOnly = healthOnly;
         this.grpcExecutor = grpcExecutor;
         this.events = events;
         this.models = models;
@@ -52,6 +54,11 @@ public final class GuardServer implements AutoCloseable {
     /** The bound metrics port, or -1 when the endpoint is disabled. */
     public int metricsPort() {
         return metricsEndpoint == null ? -1 : metricsEndpoint.port();
+    }
+
+    /** The bound plaintext health-only port, or -1 when there is none. */
+    public int healthPort() {
+        return healthOnly == null ? -1 : healthOnly.getPort();
     }
 
     /** The served models (tests and the composition root only). */
@@ -98,6 +105,9 @@ public final class GuardServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         grpcExecutor.shutdownNow();
+        if (healthOnly != null) {
+            healthOnly.shutdownNow();  // after the drain, so probes saw NOT_SERVING meanwhile
+        }
         models.close();
         if (metricsEndpoint != null) {
             metricsEndpoint.close();

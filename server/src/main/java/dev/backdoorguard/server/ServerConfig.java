@@ -20,6 +20,8 @@ import java.util.Objects;
  * @param torchThreads    PyTorch intra-op threads per inference (0: cores / workers, at least 1)
  * @param tlsClientCa     when set (with cert and key), clients must present a certificate it signed
  * @param token           when set, the repository RPCs need {@code authorization: Bearer <token>}
+ * @param healthPort      a plaintext port serving only grpc.health.v1 (Kubernetes gRPC probes speak no
+ *                        TLS); -1 for none, 0 picks a free one
  */
 public record ServerConfig(
         int port,
@@ -40,7 +42,8 @@ public record ServerConfig(
         Path tlsClientCa,
         String token,
         int torchThreads,
-        int torchInteropThreads) {
+        int torchInteropThreads,
+        int healthPort) {
 
     /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
     public static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -55,11 +58,13 @@ public record ServerConfig(
             Map.entry("GUARD_DRAIN_SECONDS", "10"),
             Map.entry("GUARD_MODE", "flag"),
             Map.entry("GUARD_TORCH_THREADS", "0"),
-            Map.entry("GUARD_TORCH_INTEROP_THREADS", "1"));
+            Map.entry("GUARD_TORCH_INTEROP_THREADS", "1"),
+            Map.entry("GUARD_HEALTH_PORT", "-1"));
 
     public ServerConfig {
         checkPort(port, "port", false);
         checkPort(metricsPort, "metrics port", true);
+        checkPort(healthPort, "health port", true);
         if (model != null && modelRepository != null) {
             throw new IllegalArgumentException("give either a model (--model) or a model repository"
                     + " (--model-repository), not both");
@@ -129,7 +134,8 @@ public record ServerConfig(
                 path(settings, "GUARD_TLS_CLIENT_CA"),
                 blankToNull(settings.get("GUARD_TOKEN")),
                 integer(settings, "GUARD_TORCH_THREADS"),
-                integer(settings, "GUARD_TORCH_INTEROP_THREADS"));
+                integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
+                integer(settings, "GUARD_HEALTH_PORT"));
     }
 
     /** The batcher's part of the settings. */

@@ -76,6 +76,11 @@ public final class ServerMain implements Callable<Integer> {
                     + " default 9464).")
     String metricsPort;
 
+    @Option(names = "--health-port", paramLabel = "PORT",
+            description = "Extra plaintext port serving only grpc.health.v1, for Kubernetes gRPC probes when the"
+                    + " main port uses TLS; -1 none, 0 a free one (env GUARD_HEALTH_PORT, default -1).")
+    String healthPort;
+
     @Option(names = "--guard-mode", paramLabel = "MODE",
             description = "Default guard mode off|flag|block; a request's 'guard.mode' parameter overrides it"
                     + " (env GUARD_MODE, default flag).")
@@ -157,6 +162,7 @@ public final class ServerMain implements Callable<Integer> {
         put(settings, "GUARD_MODEL_REPOSITORY", modelRepository);
         put(settings, "GUARD_PORT", port);
         put(settings, "GUARD_METRICS_PORT", metricsPort);
+        put(settings, "GUARD_HEALTH_PORT", healthPort);
         put(settings, "GUARD_MODE", guardMode);
         put(settings, "GUARD_WORKERS", workers);
         put(settings, "GUARD_MAX_BATCH", maxBatch);
@@ -221,6 +227,7 @@ public final class ServerMain implements Callable<Integer> {
         DynamicBatcher batcher = null;
         MetricsEndpoint endpoint = null;
         ExecutorService executor = null;
+        Server healthOnly = null;
         try {
             models.loadAll();
             events.attach(models);
@@ -232,7 +239,7 @@ public final class ServerMain implements Callable<Integer> {
                 return t;
             });
             InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
-                    config.maxItems(), version);
+                    config.maxItems(), version, executor);
             ServerBuilder<?> builder = Grpc.newServerBuilderForPort(config.port(), credentials(config))
                     .executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
@@ -246,16 +253,24 @@ public final class ServerMain implements Callable<Integer> {
             // Added last, so it runs first: refused (UNAUTHENTICATED) calls are counted too.
             builder.intercept(new MetricCollectingServerInterceptor(registry));
             Server grpc = builder.build().start();
+            if (config.healthPort() >= 0) {
+                healthOnly = Grpc.newServerBuilderForPort(config.healthPort(), InsecureServerCredentials.create())
+                        .addService(health.getHealthService()).build().start();
+            }
             if (config.metricsPort() >= 0) {
                 endpoint = MetricsEndpoint.start(config.metricsPort(), registry);
             }
-            return new GuardServer(config, grpc, executor, events, models, inference, batcher, endpoint, owned);
+            return new GuardServer(config, grpc, healthOnly, executor, events, models, inference, batcher, endpoint,
+                    owned);
         } catch (IOException | RuntimeException e) {
             if (batcher != null) {
                 batcher.close();
             }
             if (executor != null) {
                 executor.shutdownNow();
+            }
+            if (healthOnly != null) {
+                healthOnly.shutdownNow();
             }
             models.close();
             throw e;

@@ -208,6 +208,29 @@ class InferenceRpcTest {
                 .addRawInputContents(ByteString.copyFrom(rawForm.toByteArray())).build()), pixels);
     }
 
+    @Test
+    void colourPngAndJpegAreConvertedToTheModelsGrayscale() throws IOException {
+        float[] pixels = TestServers.randomPixels(1, 14);
+        BufferedImage rgb = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 8; y++) {
+            for (int x = 0; x < 8; x++) {
+                int v = Math.round(pixels[y * 8 + x] * 255);
+                rgb.setRGB(x, y, (v << 16) | (v << 8) | v);  // a gray picture stored as RGB
+            }
+        }
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(rgb, "png", png);
+        assertMatchesReference(stub.modelInfer(ModelInferRequest.newBuilder().setModelName(MODEL)
+                .addInputs(TestServers.input("BYTES", 1).setContents(InferTensorContents.newBuilder()
+                        .addBytesContents(ByteString.copyFrom(png.toByteArray())))).build()), pixels);
+        ByteArrayOutputStream jpeg = new ByteArrayOutputStream();
+        assertThat(ImageIO.write(rgb, "jpeg", jpeg)).isTrue();
+        ModelInferResponse lossy = stub.modelInfer(ModelInferRequest.newBuilder().setModelName(MODEL)
+                .addInputs(TestServers.input("BYTES", 1).setContents(InferTensorContents.newBuilder()
+                        .addBytesContents(ByteString.copyFrom(jpeg.toByteArray())))).build());
+        assertThat(floats(lossy, "probabilities")).hasSize(3);
+    }
+
     private static byte[] png(float[] pixels, int item) throws IOException {
         BufferedImage image = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
         for (int y = 0; y < 8; y++) {

@@ -143,6 +143,26 @@ class OperationsTest {
     }
 
     @Test
+    void messagesAboveTheInboundLimitAreRefusedAndTheServerKeepsServing() throws Exception {
+        TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
+        try (GuardServer server = ServerMain.start(TestServers.config(repo, Map.of("GUARD_MAX_MESSAGE_BYTES", "2000")),
+                TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = TestServers.stub(channel);
+            // 8 images x 256 raw bytes = 2 KiB of pixels plus framing: over the 2000-byte limit.
+            try {
+                stub.modelInfer(TestServers.fp32Raw("m", TestServers.randomPixels(8, 1)));
+                throw new AssertionError("an oversized message was accepted");
+            } catch (StatusRuntimeException e) {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+            }
+            assertThat(stub.modelInfer(TestServers.fp32Raw("m", TestServers.randomPixels(1, 2))).getOutputsCount())
+                    .isEqualTo(5);
+            TestServers.close(channel);
+        }
+    }
+
+    @Test
     void shutdownDrainsRequestsInFlightAndRefusesNewOnes() throws Exception {
         TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
         GuardServer server = ServerMain.start(TestServers.config(repo, Map.of("GUARD_WORKERS", "1",

@@ -161,6 +161,22 @@ class RepositoryTest {
             assertThat(TestServers.stub(channel).modelInfer(TestServers.fp32("my-bundle",
                     TestServers.randomPixels(1, 1))).getModelVersion()).isEqualTo("1");
             assertThat(server.metricsPort()).isEqualTo(-1);
+            // A bundle without a calibrated detector: DetectorInfo says so, Inspect refuses, inference
+            // reports guard.detector = none.
+            dev.backdoorguard.proto.v1.GuardGrpc.GuardBlockingStub guard =
+                    dev.backdoorguard.proto.v1.GuardGrpc.newBlockingStub(channel);
+            assertThat(guard.detectorInfo(dev.backdoorguard.proto.v1.DetectorInfoRequest.newBuilder()
+                    .setModelName("my-bundle").build()).getPresent()).isFalse();
+            assertThatThrownBy(() -> guard.inspect(dev.backdoorguard.proto.v1.InspectRequest.newBuilder()
+                    .setModelName("my-bundle").setDatatype("UINT8").addShape(1).addShape(1).addShape(8).addShape(8)
+                    .setData(com.google.protobuf.ByteString.copyFrom(new byte[64])).build()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                        assertThat(e.getStatus().getDescription()).contains("no calibrated detector");
+                    });
+            assertThat(TestServers.stub(channel).modelInfer(TestServers.fp32("my-bundle",
+                    TestServers.randomPixels(1, 1))).getParametersMap().get("guard.detector").getStringParam())
+                    .isEqualTo("none");
             TestServers.close(channel);
         }
         s.put("GUARD_MODEL_NAME", "fmnist");

@@ -92,7 +92,20 @@ class SecurityTest {
 
     @Test
     void mutualTlsRequiresAClientCertificateSignedByTheCa() throws Exception {
-        try (GuardServer server = ServerMain.start(TestServers.config(repo, tls(true)), TestServers.realLoader())) {
+        Map<String, String> settings = tls(true);
+        settings.put("GUARD_HEALTH_PORT", "0");
+        try (GuardServer server = ServerMain.start(TestServers.config(repo, settings), TestServers.realLoader())) {
+            // Kubernetes gRPC probes speak no TLS: the health-only port answers in plaintext.
+            ManagedChannel probe = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", server.healthPort())
+                    .usePlaintext().build();
+            assertThat(io.grpc.health.v1.HealthGrpc.newBlockingStub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .check(io.grpc.health.v1.HealthCheckRequest.newBuilder().setService("m").build()).getStatus())
+                    .isEqualTo(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+            assertThatThrownBy(() -> TestServers.stub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .serverLive(ServerLiveRequest.getDefaultInstance()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
+            TestServers.close(probe);
             ManagedChannel withCertificate = tlsChannel(server, true);
             assertThat(TestServers.stub(withCertificate).serverLive(ServerLiveRequest.getDefaultInstance()).getLive())
                     .isTrue();

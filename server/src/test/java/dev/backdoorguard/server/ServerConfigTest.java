@@ -30,6 +30,7 @@ class ServerConfigTest {
         assertThat(c.maxBatchDelay()).isEqualTo(Duration.ofMillis(2));
         assertThat(c.tls()).isFalse();
         assertThat(c.token()).isNull();
+        assertThat(c.healthPort()).isEqualTo(-1);
     }
 
     @Test
@@ -41,9 +42,10 @@ class ServerConfigTest {
                 Map.entry("GUARD_QUEUE_CAPACITY", "9"), Map.entry("GUARD_MAX_ITEMS", "11"),
                 Map.entry("GUARD_MAX_MESSAGE_BYTES", "1000"), Map.entry("GUARD_DRAIN_SECONDS", "4"),
                 Map.entry("GUARD_MODE", "block"), Map.entry("GUARD_TOKEN", "t"),
-                Map.entry("GUARD_TORCH_THREADS", "2"), Map.entry("GUARD_TORCH_INTEROP_THREADS", "2")), home);
+                Map.entry("GUARD_TORCH_THREADS", "2"), Map.entry("GUARD_TORCH_INTEROP_THREADS", "2"),
+                Map.entry("GUARD_HEALTH_PORT", "0")), home);
         assertThat(c).isEqualTo(new ServerConfig(0, -1, null, Path.of("/b"), "fm", 3, 5, Duration.ofMillis(7), 9, 11,
-                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2));
+                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2, 0));
         assertThat(c.effectiveTorchThreads()).isEqualTo(2);
     }
 

@@ -62,11 +62,13 @@ public final class DynamicBatcher implements AutoCloseable {
             throw new ModelUnavailableException("server is shutting down");
         }
         Job job = new Job(model, batch, guard, deadlineNanos, System.nanoTime(), new CompletableFuture<>());
+        // Counted before the offer: a worker may finish the job before offer() even returns.
+        metrics.pending(model.name()).incrementAndGet();
         if (!queue.offer(job)) {
+            metrics.pending(model.name()).decrementAndGet();
             throw new QueueFullException("inference queue is full (" + config.queueCapacity()
                     + " requests waiting); retry later");
         }
-        metrics.pending(model.name()).incrementAndGet();
         return job.result();
     }
 

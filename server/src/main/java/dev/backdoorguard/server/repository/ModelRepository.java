@@ -2,6 +2,7 @@ package dev.backdoorguard.server.repository;
 
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.guard.Guard;
+import dev.backdoorguard.core.guard.InvalidInputException;
 import dev.backdoorguard.core.guard.PixelBatch;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -292,7 +293,7 @@ public final class ModelRepository implements AutoCloseable {
     /** Rejects names that could escape the repository ({@code ..}, separators) with a clear message. */
     static void checkName(String name) {
         if (name == null || !NAME.matcher(name).matches() || name.contains("..")) {
-            throw new dev.backdoorguard.core.guard.InvalidInputException("model name '" + name
+            throw new InvalidInputException("model name '" + name
                     + "' is invalid: use letters, digits, '_', '-' and '.', starting with a letter or digit,"
                     + " without '..' or '/'");
         }

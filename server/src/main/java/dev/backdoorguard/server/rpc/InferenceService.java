@@ -31,6 +31,7 @@ import dev.backdoorguard.server.metrics.GuardMetrics;
 import dev.backdoorguard.server.repository.ModelNotFoundException;
 import dev.backdoorguard.server.repository.ModelRepository;
 import dev.backdoorguard.server.repository.ModelStats;
+import dev.backdoorguard.server.repository.ModelUnavailableException;
 import dev.backdoorguard.server.repository.ServedModel;
 import io.grpc.Context;
 import io.grpc.Deadline;
@@ -39,11 +40,15 @@ import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** gRPC face of the model repository and the batcher (OIP v2 + Triton): proto in, proto out, failures as statuses. */
 public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+    private static final Logger logger = LoggerFactory.getLogger(InferenceService.class);
     static final List<String> EXTENSIONS = List.of("model_repository", "statistics", "parameters", "guard");
 
     private final ModelRepository models;
@@ -52,16 +57,18 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     private final GuardMode defaultMode;
     private final int maxItems;
     private final String serverVersion;
+    private final Executor responseExecutor;
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
     public InferenceService(ModelRepository models, DynamicBatcher batcher, GuardMetrics metrics,
-            GuardMode defaultMode, int maxItems, String serverVersion) {
+            GuardMode defaultMode, int maxItems, String serverVersion, Executor responseExecutor) {
         this.models = models;
         this.batcher = batcher;
         this.metrics = metrics;
         this.defaultMode = defaultMode;
         this.maxItems = maxItems;
         this.serverVersion = serverVersion;
+        this.responseExecutor = responseExecutor;
     }
 
     @Override
@@ -81,7 +88,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             try {
                 models.find(request.getName(), request.getVersion());
                 ready = true;
-            } catch (dev.backdoorguard.server.repository.ModelUnavailableException e) {
+            } catch (ModelUnavailableException e) {
                 ready = false;
             }
             return ModelReadyResponse.newBuilder().setReady(ready).build();
@@ -133,7 +140,8 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             return;
         }
         Messages.InferenceCall accepted = call;
-        result.whenComplete((prediction, failure) -> {
+        // Responses are built and sent on the gRPC pool, so inference workers go straight back to compute.
+        result.whenCompleteAsync((prediction, failure) -> {
             if (failure != null) {
                 finish(model, start, GrpcErrors.status(failure), responses, null);
                 return;
@@ -157,16 +165,20 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             } catch (RuntimeException e) {
                 finish(model, start, GrpcErrors.status(e), responses, null);
             }
-        });
+        }, responseExecutor);
     }
 
     private void finish(ServedModel model, long start, Status status, StreamObserver<ModelInferResponse> responses,
             ModelInferResponse response) {
         long nanos = System.nanoTime() - start;
+        boolean ok = status.isOk();
         try {
-            boolean ok = status.isOk();
             (ok ? model.stats().success : model.stats().fail).add(nanos);
             metrics.request(model.name(), model.version(), ok, ok ? "ok" : status.getCode().name(), nanos);
+        } catch (RuntimeException e) {
+            logger.warn("recording request metrics failed", e);  // never keeps the answer from the client
+        }
+        try {
             if (ok) {
                 responses.onNext(response);
                 responses.onCompleted();

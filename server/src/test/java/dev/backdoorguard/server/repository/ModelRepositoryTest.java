@@ -1,0 +1,113 @@
+package dev.backdoorguard.server.repository;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.backdoorguard.core.bundle.ModelSpec;
+import dev.backdoorguard.core.guard.BatchPrediction;
+import dev.backdoorguard.core.guard.DetectorSummary;
+import dev.backdoorguard.core.guard.Guard;
+import dev.backdoorguard.core.guard.Inspection;
+import dev.backdoorguard.core.guard.PixelBatch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The swap and reference-count rules, with engine-free guards that record what happened to them. */
+class ModelRepositoryTest {
+    private static final ModelSpec SPEC = new ModelSpec("cnn-small", new int[] {1, 2, 2}, 2, new float[] {0f},
+            new float[] {1f}, null, null, null);
+
+    @TempDir
+    Path repo;
+
+    /** A guard that answers zeros, counts predictions and remembers whether it was closed. */
+    static final class RecordingGuard implements Guard {
+        final Path dir;
+        int predictions;
+        int closes;
+
+        RecordingGuard(Path dir) {
+            this.dir = dir;
+        }
+
+        @Override
+        public ModelSpec spec() {
+            return SPEC;
+        }
+
+        @Override
+        public boolean hasDetector() {
+            return false;
+        }
+
+        @Override
+        public Optional<DetectorSummary> detector() {
+            return Optional.empty();
+        }
+
+        @Override
+        public BatchPrediction predict(PixelBatch batch, boolean guard) {
+            predictions++;
+            int n = batch.size();
+            return new BatchPrediction(n, 2, new float[n * 2], new float[n * 2], new int[n], null, null);
+        }
+
+        @Override
+        public Inspection inspect(PixelBatch image) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public void close() {
+            closes++;
+        }
+    }
+
+    @Test
+    void anOldVersionClosesOnlyAfterItsLastRequestReleasesIt() throws IOException {
+        Files.createDirectories(repo.resolve("m/1"));
+        List<RecordingGuard> loaded = new ArrayList<>();
+        ModelLoader loader = dir -> {
+            if (dir.getFileName().toString().equals("3")) {
+                throw new IOException("broken bundle");
+            }
+            RecordingGuard g = new RecordingGuard(dir);
+            loaded.add(g);
+            return g;
+        };
+        try (ModelRepository models = ModelRepository.ofDirectory(repo, loader, RepositoryListener.none())) {
+            models.loadAll();
+            RecordingGuard v1 = loaded.get(0);
+            assertThat(v1.predictions).as("warmed up before going live").isEqualTo(1);
+
+            ServedModel held = models.acquire("m", "");
+            Files.createDirectories(repo.resolve("m/2"));
+            models.load("m");
+            assertThat(models.find("m", "").version()).isEqualTo("2");
+            assertThat(v1.closes).as("still held by a request").isZero();
+            held.release();
+            assertThat(v1.closes).isEqualTo(1);
+
+            Files.createDirectories(repo.resolve("m/3"));
+            assertThatThrownBy(() -> models.load("m")).isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining("version 3").hasMessageContaining("broken bundle");
+            assertThat(models.find("m", "").version()).isEqualTo("2");
+            assertThat(models.index(false)).singleElement().satisfies(e -> {
+                assertThat(e.state()).isEqualTo("READY");
+                assertThat(e.reason()).contains("broken bundle");
+            });
+
+            models.unload("m");
+            assertThat(loaded.get(1).closes).isEqualTo(1);
+            assertThatThrownBy(() -> models.acquire("m", "")).isInstanceOf(ModelUnavailableException.class);
+            assertThatThrownBy(() -> models.load("../m")).hasMessageContaining("model name");
+        }
+        assertThat(loaded).allSatisfy(g -> assertThat(g.closes).isEqualTo(1));
+    }
+}
