@@ -1,0 +1,193 @@
+package dev.backdoorguard.client.cli;
+
+import dev.backdoorguard.client.GuardClient;
+import dev.backdoorguard.client.GuardMode;
+import dev.backdoorguard.client.ModelInfo;
+import dev.backdoorguard.client.load.BenchConfig;
+import dev.backdoorguard.client.load.IdxImages;
+import dev.backdoorguard.client.load.LoadGenerator;
+import dev.backdoorguard.client.load.LoadReport;
+import dev.backdoorguard.client.load.Workload;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code guard bench}: a closed- or open-loop load generator with Fashion-MNIST test images. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Load-test a served model with Fashion-MNIST test images, a share of them badnets-triggered.",
+            "Closed loop (--concurrency N callers) by default; open loop with --rate R (requests/s, at most",
+            "--max-in-flight outstanding; requests that cannot start on time are counted as dropped).",
+            "The run stops after --duration and/or --requests. Calls are not retried, so every error is counted.",
+            "Reports throughput, latency percentiles, errors by gRPC code and flag rates clean vs triggered."})
+final class BenchCommand implements Callable<Integer> {
+    static final String DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Option(names = "--model", required = true, description = "Served model name.")
+    String model;
+
+    @Option(names = "--mode", converter = ModeConverter.class, paramLabel = "off|flag|block",
+            description = "Guard mode sent with every request (default: the server's).")
+    GuardMode mode;
+
+    @Option(names = "--concurrency", defaultValue = "8", description = "Closed-loop callers (default: ${DEFAULT-VALUE}).")
+    int concurrency;
+
+    @Option(names = "--rate", defaultValue = "0", paramLabel = "R",
+            description = "Open loop: requests per second (default: closed loop).")
+    double rate;
+
+    @Option(names = "--max-in-flight", defaultValue = "256",
+            description = "Open loop: most outstanding requests (default: ${DEFAULT-VALUE}).")
+    int maxInFlight;
+
+    @Option(names = "--duration", paramLabel = "DURATION",
+            description = "Measured run length, e.g. 60s (default: 60s unless --requests is given).")
+    Duration duration;
+
+    @Option(names = "--requests", defaultValue = "0", description = "Measured request count (0: no limit).")
+    long requests;
+
+    @Option(names = "--warmup", defaultValue = "0s", paramLabel = "DURATION",
+            description = "Unmeasured warm-up before the run, e.g. 5s (default: ${DEFAULT-VALUE}).")
+    Duration warmup;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Items per request (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--triggered", defaultValue = "0.1",
+            description = "Share of items carrying the trigger (default: ${DEFAULT-VALUE}).")
+    double triggered;
+
+    @Option(names = "--trigger", defaultValue = "badnets",
+            description = "Trigger stamped on triggered items; only badnets is available here (default).")
+    String trigger;
+
+    @Option(names = "--data-dir", defaultValue = "${env:GUARD_DATA_DIR:-" + DEFAULT_DATA_DIR + "}",
+            description = "Directory with the Fashion-MNIST test IDX files (default: env GUARD_DATA_DIR, else "
+                    + DEFAULT_DATA_DIR + ").")
+    Path dataDir;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the image draw (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the table.")
+    boolean json;
+
+    @Option(names = "--progress-every", defaultValue = "5s", hidden = true)
+    Duration progressEvery;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        if (!trigger.equals("badnets")) {
+            throw new IllegalArgumentException("--trigger: only badnets is available in guard bench, got " + trigger);
+        }
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
+        Duration bound = duration == null && requests == 0 ? Duration.ofSeconds(60) : duration;
+        BenchConfig config = new BenchConfig(model, mode, concurrency, rate, maxInFlight, bound, requests, warmup);
+        IdxImages data = IdxImages.testSet(dataDir);
+        // Enough distinct batches that requests do not repeat quickly, few enough to stay small in memory.
+        int pool = Math.max(1, Math.min(256, 20_000 / batch));
+        Workload workload = Workload.create(data, batch, triggered, pool, seed);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (GuardClient client = GuardClient.connect(connection.config(1))) {
+            checkInputShape(client.modelMetadata(model), data);
+            boolean terminal = System.console() != null;
+            ProgressLine progress = new ProgressLine(err, terminal, progressEvery.toMillis());
+            LoadReport report = new LoadGenerator(client, workload, config, progress,
+                    terminal ? Duration.ofSeconds(1) : progressEvery).run();
+            progress.finish();
+            out.println(json ? Json.write(toJson(report, model)) : text(report, model));
+            out.flush();
+            return report.sent() > 0 && report.ok() == 0 ? ClientErrors.SERVER_ERROR : 0;
+        }
+    }
+
+    private static void checkInputShape(ModelInfo info, IdxImages data) {
+        info.imageShape().ifPresent(shape -> {
+            if (shape[0] != 1 || shape[1] != data.rows() || shape[2] != data.cols()) {
+                throw new IllegalArgumentException("model " + info.name() + " takes " + shape[0] + "x" + shape[1]
+                        + "x" + shape[2] + " images; the bench sends Fashion-MNIST 1x" + data.rows() + "x"
+                        + data.cols());
+            }
+        });
+    }
+
+    static String text(LoadReport r, String model) {
+        StringBuilder s = new StringBuilder();
+        String loop = r.mode().equals("open")
+                ? String.format(Locale.ROOT, "open loop at %.1f req/s (max in flight %d)", r.targetRate(), r.concurrency())
+                : "closed loop, concurrency " + r.concurrency();
+        s.append(String.format(Locale.ROOT, "guard bench: model %s, %s, batch %d, %.2f s measured%n",
+                model, loop, r.batch(), r.seconds()));
+        StringBuilder errors = new StringBuilder();
+        r.errors().forEach((code, count) -> errors.append(errors.length() == 0 ? " (" : ", ").append(code)
+                .append(' ').append(count));
+        if (errors.length() > 0) {
+            errors.append(')');
+        }
+        s.append(String.format(Locale.ROOT, "requests    sent %d  ok %d  errors %d%s  dropped/late %d%n",
+                r.sent(), r.ok(), r.errorCount(), errors, r.dropped()));
+        s.append(String.format(Locale.ROOT, "throughput  %.1f requests/s  %.1f items/s%n",
+                r.requestsPerSecond(), r.itemsPerSecond()));
+        Map<String, Double> l = r.latencyMillis();
+        s.append(String.format(Locale.ROOT,
+                "latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f%n",
+                l.get("p50"), l.get("p90"), l.get("p99"), l.get("p99.9"), l.get("max"), r.meanMillis()));
+        s.append(String.format(Locale.ROOT, "flagged     clean %d/%d (%s)  triggered %d/%d (%s)",
+                r.cleanFlagged(), r.cleanItems(), percent(r.cleanFlagRate()),
+                r.triggeredFlagged(), r.triggeredItems(), percent(r.triggeredFlagRate())));
+        return s.toString();
+    }
+
+    static Map<String, Object> toJson(LoadReport r, String model) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("model", model);
+        json.put("loop", r.mode());
+        json.put("concurrency", r.mode().equals("closed") ? r.concurrency() : null);
+        json.put("rate", r.mode().equals("open") ? r.targetRate() : null);
+        json.put("max_in_flight", r.mode().equals("open") ? r.concurrency() : null);
+        json.put("batch", r.batch());
+        json.put("seconds", r.seconds());
+        json.put("sent", r.sent());
+        json.put("ok", r.ok());
+        json.put("errors", r.errors());
+        json.put("dropped", r.dropped());
+        json.put("items", r.items());
+        json.put("requests_per_second", r.requestsPerSecond());
+        json.put("items_per_second", r.itemsPerSecond());
+        Map<String, Object> latency = new LinkedHashMap<>(r.latencyMillis());
+        latency.put("mean", r.meanMillis());
+        json.put("latency_ms", latency);
+        Map<String, Object> flags = new LinkedHashMap<>();
+        flags.put("clean_items", r.cleanItems());
+        flags.put("clean_flagged", r.cleanFlagged());
+        flags.put("clean_flag_rate", r.cleanFlagRate());
+        flags.put("triggered_items", r.triggeredItems());
+        flags.put("triggered_flagged", r.triggeredFlagged());
+        flags.put("triggered_flag_rate", r.triggeredFlagRate());
+        json.put("guard", flags);
+        return json;
+    }
+
+    private static String percent(double rate) {
+        return Double.isNaN(rate) ? "n/a" : String.format(Locale.ROOT, "%.2f%%", 100 * rate);
+    }
+}

@@ -1,0 +1,45 @@
+package dev.backdoorguard.client.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+
+/** {@code guard predict | bench | demo}: the client executable's composition root. */
+@CommandLine.Command(
+        name = "guard",
+        mixinStandardHelpOptions = true,
+        versionProvider = GuardClientMain.Version.class,
+        description = "Backdoor Guard client: classify images, load-test and demo a guard server.",
+        subcommands = {PredictCommand.class, BenchCommand.class, DemoCommand.class})
+public final class GuardClientMain implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs one command line with the given streams and returns its exit code (0 ok, 1 server, 2 bad input). */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new GuardClientMain())
+                .setOut(out)
+                .setErr(err)
+                .setExecutionExceptionHandler(new ClientErrors())
+                .setCaseInsensitiveEnumValuesAllowed(true);
+        cli.registerConverter(java.time.Duration.class, DurationConverter::parse);
+        return cli.execute(args);
+    }
+
+    /** The version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = GuardClientMain.class.getPackage().getImplementationVersion();
+            return new String[] {"guard client " + (version == null ? "(development build)" : version)};
+        }
+    }
+}

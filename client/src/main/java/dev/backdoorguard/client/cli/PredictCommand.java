@@ -1,0 +1,153 @@
+package dev.backdoorguard.client.cli;
+
+import dev.backdoorguard.client.ClientConfig;
+import dev.backdoorguard.client.GuardClient;
+import dev.backdoorguard.client.GuardMode;
+import dev.backdoorguard.client.InputBatch;
+import dev.backdoorguard.client.ItemResult;
+import dev.backdoorguard.client.PredictRequest;
+import dev.backdoorguard.client.Prediction;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code guard predict}: classify image files with a served model, one line (or one JSON object) per run. */
+@Command(name = "predict", mixinStandardHelpOptions = true,
+        description = {"Classify PNG/JPEG images with a served model and show the guard's verdict.",
+            "Prints one line per image: file, label, probability, guard score, FLAGGED or ok.",
+            "Exit codes: 0 ok, 1 server or connection error (incl. blocked by --mode block), 2 bad input."})
+final class PredictCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Option(names = "--model", required = true, description = "Served model name.")
+    String model;
+
+    @Option(names = "--model-version", defaultValue = "", description = "Model version (default: the server's choice).")
+    String version;
+
+    @Option(names = "--mode", converter = ModeConverter.class, paramLabel = "off|flag|block",
+            description = "Guard mode for these requests (default: the server's).")
+    GuardMode mode;
+
+    @Option(names = "--labels", defaultValue = "", paramLabel = "NAMES",
+            description = "Class names: fashion-mnist, a comma-separated list, or @file (one per line). "
+                    + "The protocol's ModelMetadata carries none; default: class indices.")
+    String labels;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Images per request (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--retries", defaultValue = "2",
+            description = "Retries when the server is UNAVAILABLE, 0..4 (default: ${DEFAULT-VALUE}).")
+    int retries;
+
+    @Option(names = "--json", description = "Print one JSON object instead of lines.")
+    boolean json;
+
+    @Parameters(arity = "1..*", paramLabel = "IMAGE|DIR", description = "PNG/JPEG files, or directories of them.")
+    List<Path> inputs;
+
+    @Override
+    public Integer call() throws IOException {
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        }
+        List<Path> files = expand(inputs);
+        List<String> names = ClassNames.parse(labels);
+        ClientConfig config = connection.config(retries + 1);
+        PrintWriter out = spec.commandLine().getOut();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        int width = files.stream().mapToInt(file -> file.toString().length()).max().orElse(0);
+        try (GuardClient client = GuardClient.connect(config)) {
+            String detector = "";
+            long flagged = 0;
+            for (int from = 0; from < files.size(); from += batch) {
+                List<Path> chunk = files.subList(from, Math.min(files.size(), from + batch));
+                Prediction prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk),
+                        mode, names));
+                detector = prediction.detector();
+                flagged += prediction.flaggedCount();
+                for (ItemResult item : prediction.items()) {
+                    Path file = chunk.get(item.index());
+                    if (json) {
+                        rows.add(row(file, item, prediction.action()));
+                    } else {
+                        out.println(line(file, item, width));
+                    }
+                }
+                out.flush();
+            }
+            if (json) {
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("model", model);
+                report.put("mode", mode == null ? "server-default" : mode.wireName());
+                report.put("detector", detector);
+                report.put("images", rows);
+                report.put("flagged", flagged);
+                out.println(Json.write(report));
+            }
+        }
+        return 0;
+    }
+
+    static String line(Path file, ItemResult item, int width) {
+        String score = item.score().map(s -> String.format(Locale.ROOT, "%.4f", s)).orElse("n/a");
+        return String.format(Locale.ROOT, "%-" + Math.max(1, width) + "s  %-12s  p=%.4f  score=%-8s  %s",
+                file, item.labelText(), item.probability(), score, item.flagged() ? "FLAGGED" : "ok");
+    }
+
+    private static Map<String, Object> row(Path file, ItemResult item, String action) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("file", file.toString());
+        row.put("label", item.label());
+        row.put("label_name", item.labelName());
+        row.put("probability", item.probability());
+        row.put("guard_score", item.score().orElse(null));
+        row.put("flagged", item.flagged());
+        row.put("guard_action", action);
+        return row;
+    }
+
+    /** Files as given, directories as their PNG/JPEG files in name order. */
+    static List<Path> expand(List<Path> inputs) throws IOException {
+        List<Path> files = new ArrayList<>();
+        for (Path input : inputs) {
+            if (Files.isDirectory(input)) {
+                try (Stream<Path> listing = Files.list(input)) {
+                    listing.filter(Files::isRegularFile).filter(PredictCommand::isImage).sorted().forEach(files::add);
+                }
+            } else if (Files.isRegularFile(input)) {
+                files.add(input);
+            } else {
+                throw new NoSuchFileException(input + ": no such image file or directory");
+            }
+        }
+        if (files.isEmpty()) {
+            throw new IllegalArgumentException("no PNG/JPEG images in " + inputs);
+        }
+        return files;
+    }
+
+    private static boolean isImage(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        return name.endsWith(".png") || name.endsWith(".jpg") || name.endsWith(".jpeg");
+    }
+}

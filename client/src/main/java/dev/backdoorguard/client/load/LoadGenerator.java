@@ -1,0 +1,180 @@
+package dev.backdoorguard.client.load;
+
+import dev.backdoorguard.client.GuardClient;
+import dev.backdoorguard.client.GuardClientException;
+import dev.backdoorguard.client.PredictRequest;
+import dev.backdoorguard.client.Prediction;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Drives a {@link GuardClient} with the requests of a {@link Workload} as {@link BenchConfig} says: an optional
+ * warm-up phase whose numbers are discarded, then the measured phase. Every request sent is accounted for as a success
+ * or an error by gRPC code; the run waits for its last answers (bounded by the client's deadline) before reporting.
+ */
+public final class LoadGenerator {
+    private final GuardClient client;
+    private final Workload workload;
+    private final BenchConfig config;
+    private final Consumer<LoadProgress> progress;
+    private final Duration progressEvery;
+
+    /**
+     * @param progress receives a snapshot every {@code progressEvery} while a phase runs (on its own thread)
+     */
+    public LoadGenerator(GuardClient client, Workload workload, BenchConfig config,
+            Consumer<LoadProgress> progress, Duration progressEvery) {
+        this.client = client;
+        this.workload = workload;
+        this.config = config;
+        this.progress = progress;
+        this.progressEvery = progressEvery;
+    }
+
+    /** Runs the warm-up (if any) and the measured phase; returns the measured phase's report. */
+    public LoadReport run() throws InterruptedException {
+        AtomicLong sequence = new AtomicLong();
+        if (!config.warmup().isZero()) {
+            runPhase("warm-up", config.warmup(), 0, sequence);
+        }
+        return runPhase("measure", config.duration(), config.requests(), sequence);
+    }
+
+    private LoadReport runPhase(String phase, Duration duration, long requests, AtomicLong sequence)
+            throws InterruptedException {
+        LoadStats stats = new LoadStats();
+        long start = System.nanoTime();
+        long end = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+        ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "bench-progress");
+            thread.setDaemon(true);
+            return thread;
+        });
+        double planned = duration == null ? 0 : duration.toMillis() / 1000.0;
+        ticker.scheduleAtFixedRate(() -> progress.accept(snapshot(phase, stats, start, planned, false)),
+                progressEvery.toMillis(), progressEvery.toMillis(), TimeUnit.MILLISECONDS);
+        try {
+            if (config.openLoop()) {
+                openLoop(stats, start, end, requests, sequence);
+            } else {
+                closedLoop(stats, end, requests, sequence);
+            }
+        } finally {
+            ticker.shutdownNow();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        progress.accept(snapshot(phase, stats, start, planned, true));
+        return report(stats, seconds);
+    }
+
+    private void closedLoop(LoadStats stats, long end, long requests, AtomicLong sequence)
+            throws InterruptedException {
+        AtomicLong tickets = new AtomicLong();
+        List<Thread> callers = new ArrayList<>(config.concurrency());
+        for (int c = 0; c < config.concurrency(); c++) {
+            Thread caller = new Thread(() -> {
+                while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
+                    Workload.Entry entry = workload.get(sequence.getAndIncrement());
+                    long sentAt = System.nanoTime();
+                    stats.sent.increment();
+                    try {
+                        Prediction prediction = client.predict(request(entry));
+                        stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
+                    } catch (GuardClientException e) {
+                        stats.failure(e.code().name());
+                    } catch (RuntimeException e) {
+                        stats.failure("CLIENT_ERROR");
+                    }
+                }
+            }, "bench-caller-" + c);
+            caller.start();
+            callers.add(caller);
+        }
+        for (Thread caller : callers) {
+            caller.join();
+        }
+    }
+
+    private void openLoop(LoadStats stats, long start, long end, long requests, AtomicLong sequence)
+            throws InterruptedException {
+        long period = Math.max(1, Math.round(1e9 / config.rate()));
+        // A send more than this behind its slot is late: counting it as dropped keeps a stalled generator from
+        // bursting its backlog at the server and calling that the server's load.
+        long lateLimit = Math.max(TimeUnit.MILLISECONDS.toNanos(100), 10 * period);
+        Semaphore inFlight = new Semaphore(config.maxInFlight());
+        for (long i = 0; requests == 0 || i < requests; i++) {
+            long scheduled = start + i * period;
+            if (scheduled - end >= 0) {
+                break;
+            }
+            long now;
+            while ((now = System.nanoTime()) < scheduled) {
+                LockSupport.parkNanos(scheduled - now);
+            }
+            if (now - scheduled > lateLimit || !inFlight.tryAcquire()) {
+                stats.dropped.increment();
+                continue;
+            }
+            Workload.Entry entry = workload.get(sequence.getAndIncrement());
+            stats.sent.increment();
+            try {
+                client.predictAsync(request(entry)).whenComplete((prediction, failure) -> {
+                    if (failure == null) {
+                        stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
+                    } else {
+                        Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                        stats.failure(cause instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR");
+                    }
+                    inFlight.release();
+                });
+            } catch (RuntimeException e) {
+                stats.failure("CLIENT_ERROR");
+                inFlight.release();
+            }
+        }
+        // Every outstanding call ends by its deadline; the margin covers callbacks still running.
+        long waitMillis = client.config().deadline().toMillis() + 5_000;
+        if (!inFlight.tryAcquire(config.maxInFlight(), waitMillis, TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException("calls still outstanding " + waitMillis + " ms after the run ended");
+        }
+    }
+
+    private PredictRequest request(Workload.Entry entry) {
+        return PredictRequest.of(config.model(), entry.batch()).withMode(config.mode());
+    }
+
+    private static LoadProgress snapshot(String phase, LoadStats stats, long start, double planned,
+            boolean finished) {
+        return new LoadProgress(phase, (System.nanoTime() - start) / 1e9, planned, stats.sent.sum(), stats.ok.sum(),
+                stats.errorCount(), stats.dropped.sum(), finished);
+    }
+
+    private LoadReport report(LoadStats stats, double seconds) {
+        Histogram latencies = stats.latencyMicros.copy();
+        Map<String, Double> percentiles = new LinkedHashMap<>();
+        boolean empty = latencies.getTotalCount() == 0;
+        percentiles.put("p50", empty ? Double.NaN : latencies.getValueAtPercentile(50) / 1000.0);
+        percentiles.put("p90", empty ? Double.NaN : latencies.getValueAtPercentile(90) / 1000.0);
+        percentiles.put("p99", empty ? Double.NaN : latencies.getValueAtPercentile(99) / 1000.0);
+        percentiles.put("p99.9", empty ? Double.NaN : latencies.getValueAtPercentile(99.9) / 1000.0);
+        percentiles.put("max", empty ? Double.NaN : latencies.getMaxValue() / 1000.0);
+        return new LoadReport(config.openLoop() ? "open" : "closed",
+                config.openLoop() ? config.maxInFlight() : config.concurrency(), config.rate(),
+                workload.get(0).batch().size(), seconds, stats.sent.sum(), stats.ok.sum(), stats.errorsByCode(),
+                stats.dropped.sum(), stats.items.sum(), percentiles,
+                empty ? Double.NaN : latencies.getMean() / 1000.0,
+                stats.cleanItems.sum(), stats.cleanFlagged.sum(), stats.triggeredItems.sum(),
+                stats.triggeredFlagged.sum());
+    }
+}

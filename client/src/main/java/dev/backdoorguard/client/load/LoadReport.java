@@ -1,0 +1,77 @@
+package dev.backdoorguard.client.load;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What a measured run did. Invariant once the run has finished: {@code sent == ok + sum(errors)}; {@code dropped}
+ * counts open-loop requests that were never sent because they could not start on time.
+ *
+ * @param mode {@code closed} or {@code open}
+ * @param concurrency closed-loop callers (open loop: the in-flight bound)
+ * @param targetRate open-loop requests per second (0 in closed loop)
+ * @param batch items per request
+ * @param seconds measured wall time, from the first send to the last answer
+ * @param sent requests sent
+ * @param ok requests answered successfully
+ * @param errors failed requests by gRPC status code
+ * @param dropped open-loop requests not sent on time
+ * @param items items in successful answers
+ * @param latencyMillis p50, p90, p99, p99.9 and max latency of successful requests in milliseconds (open loop: from
+ *     the scheduled start, so a late send counts against the server, not hidden by it)
+ * @param meanMillis mean latency in milliseconds
+ * @param cleanItems answered items without the trigger
+ * @param cleanFlagged of those, flagged
+ * @param triggeredItems answered items with the trigger
+ * @param triggeredFlagged of those, flagged
+ */
+public record LoadReport(
+        String mode,
+        int concurrency,
+        double targetRate,
+        int batch,
+        double seconds,
+        long sent,
+        long ok,
+        Map<String, Long> errors,
+        long dropped,
+        long items,
+        Map<String, Double> latencyMillis,
+        double meanMillis,
+        long cleanItems,
+        long cleanFlagged,
+        long triggeredItems,
+        long triggeredFlagged) {
+
+    public LoadReport {
+        errors = Collections.unmodifiableMap(new TreeMap<>(errors));
+        latencyMillis = Collections.unmodifiableMap(new LinkedHashMap<>(latencyMillis)); // keeps p50..max order
+    }
+
+    /** Failed requests. */
+    public long errorCount() {
+        return errors.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Successful requests per second. */
+    public double requestsPerSecond() {
+        return seconds > 0 ? ok / seconds : 0;
+    }
+
+    /** Answered items per second. */
+    public double itemsPerSecond() {
+        return seconds > 0 ? items / seconds : 0;
+    }
+
+    /** Share of clean items flagged (the false-positive rate), NaN without clean items. */
+    public double cleanFlagRate() {
+        return cleanItems > 0 ? (double) cleanFlagged / cleanItems : Double.NaN;
+    }
+
+    /** Share of triggered items flagged (the detection rate), NaN without triggered items. */
+    public double triggeredFlagRate() {
+        return triggeredItems > 0 ? (double) triggeredFlagged / triggeredItems : Double.NaN;
+    }
+}

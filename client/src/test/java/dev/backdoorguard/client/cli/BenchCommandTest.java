@@ -1,0 +1,72 @@
+package dev.backdoorguard.client.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.backdoorguard.client.CannedInferenceServer;
+import java.io.IOException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code guard bench} end to end against {@link CannedInferenceServer}: the JSON report, the table, bad input. */
+class BenchCommandTest {
+    private CannedInferenceServer server;
+
+    @BeforeEach
+    void start() throws IOException {
+        server = CannedInferenceServer.plaintext();
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        server.close();
+    }
+
+    @Test
+    void jsonReportAddsUp() throws IOException {
+        CliRun run = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--requests", "30",
+                "--concurrency", "3", "--batch", "4", "--triggered", "0.5", "--json", "--progress-every", "100ms");
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        JsonNode json = new ObjectMapper().readTree(run.out());
+        assertThat(json.get("loop").asText()).isEqualTo("closed");
+        assertThat(json.get("sent").asLong()).isEqualTo(30);
+        assertThat(json.get("ok").asLong()).isEqualTo(30);
+        assertThat(json.get("errors").size()).isZero();
+        assertThat(json.get("items").asLong()).isEqualTo(120);
+        assertThat(json.get("requests_per_second").asDouble()).isPositive();
+        assertThat(json.get("latency_ms").fieldNames()).toIterable()
+                .containsExactly("p50", "p90", "p99", "p99.9", "max", "mean");
+        JsonNode guard = json.get("guard");
+        assertThat(guard.get("clean_items").asLong() + guard.get("triggered_items").asLong()).isEqualTo(120);
+        assertThat(guard.get("triggered_flag_rate").asDouble()).isEqualTo(1.0);
+        assertThat(run.err()).contains("measure"); // progress lines go to stderr
+    }
+
+    @Test
+    void openLoopTableShowsThroughputLatencyErrorsAndFlagRates() {
+        CliRun run = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--rate", "40",
+                "--duration", "500ms", "--warmup", "200ms");
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out()).contains("open loop at 40.0 req/s").contains("throughput").contains("requests/s")
+                .contains("items/s").contains("p99.9").contains("flagged     clean").contains("dropped/late");
+    }
+
+    @Test
+    void badInputAndAllFailedRuns() {
+        assertThat(CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--trigger", "wanet",
+                "--requests", "1").exitCode()).isEqualTo(2);
+        CliRun noData = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--requests", "1",
+                "--data-dir", "/nonexistent");
+        assertThat(noData.exitCode()).isEqualTo(2);
+        assertThat(noData.err()).contains("no t10k-images-idx3-ubyte");
+        CliRun unknown = CliRun.of("bench", "--target", server.target(), "--model", "nope", "--requests", "1");
+        assertThat(unknown.exitCode()).isEqualTo(1);
+        assertThat(unknown.err()).contains("NOT_FOUND");
+        assertThat(CliRun.of("bench", "--help").out()).contains("--concurrency").contains("--rate")
+                .contains("--warmup").contains("GUARD_DATA_DIR");
+    }
+}

@@ -1,0 +1,79 @@
+package dev.backdoorguard.client.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.backdoorguard.client.CannedServerMain;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code guard demo} with the canned server as its child process ({@link CannedServerMain} on the test class path):
+ * start, health wait, the table, the metrics pointer, and the server stopped at the end.
+ */
+class DemoCommandTest {
+    @TempDir
+    Path repository;
+
+    @TempDir
+    Path logs;
+
+    private String cannedServer() {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        return java + " -cp " + System.getProperty("java.class.path") + " " + CannedServerMain.class.getName();
+    }
+
+    @Test
+    void showsCleanAndTriggeredAnswersThenStopsTheServer() {
+        CliRun run = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", cannedServer(), "--model-repository",
+                repository.toString(), "--clean", "3", "--triggered", "2", "--backdoored", "backdoored");
+
+        assertThat(run.exitCode()).as(run.err() + run.out()).isZero();
+        List<String> rows = run.out().lines().filter(line -> line.startsWith("#")).toList();
+        assertThat(rows).hasSize(5);
+        assertThat(rows.subList(0, 3)).allMatch(row -> row.contains(" clean ") && row.contains(" ok "));
+        assertThat(rows.subList(3, 5)).allMatch(row -> row.contains(" badnets ") && row.contains("FLAGGED")
+                && row.endsWith("T-shirt/top"));
+        assertThat(rows.get(0)).startsWith("#0").contains("Ankle boot"); // the first test image's true label
+        assertThat(run.out()).contains("Flagged: 2 of 2 triggered, 0 of 3 clean.").contains("Server stopped.");
+        Matcher metrics = Pattern.compile("Metrics: http://127\\.0\\.0\\.1:(\\d+)/metrics").matcher(run.out());
+        assertThat(metrics.find()).isTrue();
+        Matcher serving = Pattern.compile("SERVING at 127\\.0\\.0\\.1:(\\d+)").matcher(run.out());
+        assertThat(serving.find()).isTrue();
+        assertThat(accepts(Integer.parseInt(serving.group(1)))).as("server stopped").isFalse();
+    }
+
+    @Test
+    void missingBackdooredModelIsNotApplicableAndADeadServerIsAOneLineError() {
+        CliRun run = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", cannedServer(), "--model-repository",
+                repository.toString(), "--clean", "1", "--triggered", "1", "--backdoored", "absent");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out()).contains("n/a (absent is not served)");
+
+        CliRun dead = CliRun.of("demo", "--server-log", logs.resolve("demo-" + System.nanoTime() + ".log").toString(),
+                "--server-command", "false", "--model-repository", repository.toString());
+        assertThat(dead.exitCode()).isEqualTo(1);
+        assertThat(dead.err()).contains("the server exited with code 1 before it was ready");
+
+        CliRun noRepo = CliRun.of("demo", "--model-repository", repository.resolve("missing").toString());
+        assertThat(noRepo.exitCode()).isEqualTo(2);
+        assertThat(noRepo.err()).contains("no model repository at");
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 500);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package dev.backdoorguard.client.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.backdoorguard.client.CannedInferenceServer;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code guard predict} against {@link CannedInferenceServer}: text and JSON output, exit codes, one-line errors. */
+class PredictCommandTest {
+    @TempDir
+    Path dir;
+
+    private CannedInferenceServer server;
+    private Path images;
+
+    @BeforeEach
+    void start() throws IOException {
+        server = CannedInferenceServer.plaintext();
+        images = Files.createDirectory(dir.resolve("images"));
+        write(images.resolve("a-clean.png"), 0.1f, false);
+        write(images.resolve("b-triggered.png"), 0.1f, true);
+        write(images.resolve("c-clean.png"), 0.6f, false);
+        Files.writeString(images.resolve("notes.txt"), "not an image");
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        server.close();
+    }
+
+    @Test
+    void printsOneLinePerImageWithLabelProbabilityScoreAndVerdict() {
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
+                "fashion-mnist", "--batch", "2", images.toString());
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        List<String> lines = run.out().lines().toList();
+        assertThat(lines).hasSize(3);
+        String pattern = "\\S+\\.png\\s+\\S.*\\s+p=0\\.9100\\s+score=\\d\\.\\d{4}\\s+(ok|FLAGGED)";
+        assertThat(lines).allMatch(line -> line.matches(pattern), "matches " + pattern);
+        // The canned server's rule: triggered -> 0, else round(mean * 9): 0.1 -> 1 (Trouser), 0.6 -> 5 (Sandal).
+        assertThat(lines.get(0)).contains("a-clean.png").contains("Trouser").endsWith("ok");
+        assertThat(lines.get(1)).contains("b-triggered.png").contains("T-shirt/top").contains("score=1.0000")
+                .endsWith("FLAGGED");
+        assertThat(lines.get(2)).contains("c-clean.png").contains("Sandal").endsWith("ok");
+        assertThat(server.inferCalls.get()).isEqualTo(2); // --batch 2: three images in two requests
+    }
+
+    @Test
+    void jsonIsOneObjectWithEveryImage() throws IOException {
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--json",
+                images.resolve("b-triggered.png").toString(), images.resolve("a-clean.png").toString());
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out().lines().count()).isEqualTo(1);
+        JsonNode json = new ObjectMapper().readTree(run.out());
+        assertThat(json.get("model").asText()).isEqualTo("fashion");
+        assertThat(json.get("detector").asText()).isEqualTo("canned");
+        assertThat(json.get("flagged").asInt()).isEqualTo(1);
+        JsonNode first = json.get("images").get(0);
+        assertThat(first.get("file").asText()).endsWith("b-triggered.png");
+        assertThat(first.get("label").asInt()).isZero();
+        assertThat(first.get("label_name").isNull()).isTrue(); // no --labels: names unknown
+        assertThat(first.get("probability").asDouble()).isEqualTo(0.91, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(first.get("guard_score").asDouble()).isEqualTo(1.0);
+        assertThat(first.get("flagged").asBoolean()).isTrue();
+        assertThat(first.get("guard_action").asText()).isEqualTo("flag");
+        assertThat(json.get("images").get(1).get("flagged").asBoolean()).isFalse();
+    }
+
+    @Test
+    void modeOffShowsNoScoreAndBlockExitsOneWithTheServersReason() {
+        CliRun off = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--mode", "off",
+                images.resolve("b-triggered.png").toString());
+        assertThat(off.exitCode()).isZero();
+        assertThat(off.out()).contains("score=n/a").doesNotContain("FLAGGED");
+
+        CliRun block = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--mode", "block",
+                images.toString());
+        assertThat(block.exitCode()).isEqualTo(1);
+        assertThat(block.err().lines().toList()).hasSize(1);
+        assertThat(block.err()).contains("FAILED_PRECONDITION").contains("flagged");
+    }
+
+    @Test
+    void badInputExitsTwoAndServerErrorsExitOneWithOneLine() throws IOException {
+        CliRun missing = CliRun.of("predict", "--target", server.target(), "--model", "fashion",
+                dir.resolve("nope.png").toString());
+        assertThat(missing.exitCode()).isEqualTo(2);
+        assertThat(missing.err().lines().toList()).hasSize(1);
+        assertThat(missing.err()).contains("nope.png");
+
+        Files.write(dir.resolve("big.png"), png(new BufferedImage(40, 40, BufferedImage.TYPE_BYTE_GRAY)));
+        CliRun wrongSize = CliRun.of("predict", "--target", server.target(), "--model", "fashion",
+                dir.resolve("big.png").toString());
+        assertThat(wrongSize.exitCode()).isEqualTo(2);
+        assertThat(wrongSize.err()).contains("INVALID_ARGUMENT");
+
+        CliRun unknownModel = CliRun.of("predict", "--target", server.target(), "--model", "other", images.toString());
+        assertThat(unknownModel.exitCode()).isEqualTo(1);
+        assertThat(unknownModel.err().strip()).isEqualTo(
+                "guard predict: ModelInfer on other failed with NOT_FOUND: unknown model 'other'");
+
+        int closed;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closed = socket.getLocalPort();
+        }
+        CliRun down = CliRun.of("predict", "--target", "127.0.0.1:" + closed, "--retries", "0", "--model", "fashion",
+                images.toString());
+        assertThat(down.exitCode()).isEqualTo(1);
+        assertThat(down.err().lines().toList()).hasSize(1);
+        assertThat(down.err()).contains("UNAVAILABLE");
+
+        assertThat(CliRun.of("predict", "--model", "fashion", "--mode", "loud", images.toString()).exitCode())
+                .isEqualTo(2);
+        assertThat(CliRun.of("predict", "--target", "nohost", "--model", "fashion", images.toString()).err())
+                .contains("target must be host:port");
+        CliRun help = CliRun.of("predict", "--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out()).contains("--mode").contains("--json").contains("--ca-cert").contains("--token");
+    }
+
+    private static void write(Path file, float gray, boolean triggered) throws IOException {
+        // RGB with r = g = b: getRGB returns the stored value (a TYPE_BYTE_GRAY image would be gamma-converted).
+        BufferedImage image = new BufferedImage(28, 28, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                boolean square = triggered && y >= 24 && y <= 26 && x >= 24 && x <= 26;
+                int v = square ? 255 : Math.round(gray * 255);
+                image.setRGB(x, y, (v << 16) | (v << 8) | v);
+            }
+        }
+        Files.write(file, png(image));
+    }
+
+    private static byte[] png(BufferedImage image) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        ImageIO.write(image, "png", bytes);
+        return bytes.toByteArray();
+    }
+}

@@ -1,0 +1,125 @@
+package dev.backdoorguard.client.load;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.backdoorguard.client.CannedInferenceServer;
+import dev.backdoorguard.client.ClientConfig;
+import dev.backdoorguard.client.GuardClient;
+import dev.backdoorguard.client.GuardMode;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The load generator's accounting and pacing against {@link CannedInferenceServer} on loopback. */
+class LoadGeneratorTest {
+    private static Workload workload;
+
+    private CannedInferenceServer server;
+    private GuardClient client;
+    private final List<LoadProgress> updates = new CopyOnWriteArrayList<>();
+
+    @BeforeAll
+    static void prepareWorkload() throws IOException {
+        workload = Workload.create(IdxImages.testSet(IdxImagesTest.FASHION), 4, 0.25, 16, 7);
+    }
+
+    @BeforeEach
+    void start() throws IOException {
+        server = CannedInferenceServer.plaintext();
+        client = GuardClient.connect(ClientConfig.plaintext(server.target()).withMaxAttempts(1));
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        client.close();
+        server.close();
+    }
+
+    @Test
+    void closedLoopSendsExactlyTheRequestedCountAndEveryRequestIsAccountedFor() throws InterruptedException {
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 3, 0, 1, null, 40, Duration.ZERO));
+
+        assertThat(report.sent()).isEqualTo(40);
+        assertThat(report.ok()).isEqualTo(40);
+        assertThat(report.errorCount()).isZero();
+        assertThat(server.inferCalls.get()).isEqualTo(40);
+        assertThat(report.items()).isEqualTo(160);
+        assertThat(report.cleanItems() + report.triggeredItems()).isEqualTo(160);
+        assertThat(report.triggeredItems()).isBetween(20L, 60L);
+        assertThat(report.triggeredFlagRate()).isEqualTo(1.0); // the canned server detects every badnets square
+        assertThat(report.cleanFlagRate()).isLessThan(0.05);
+        assertThat(report.latencyMillis()).containsKeys("p50", "p90", "p99", "p99.9", "max");
+        assertThat(report.latencyMillis().get("p50")).isPositive();
+        assertThat(report.latencyMillis().get("p99")).isGreaterThanOrEqualTo(report.latencyMillis().get("p50"));
+    }
+
+    @Test
+    void errorsAreCountedByCodeAndAddUp() throws InterruptedException {
+        LoadReport report = run(new BenchConfig("nope", null, 2, 0, 1, null, 25, Duration.ZERO));
+
+        assertThat(report.sent()).isEqualTo(25);
+        assertThat(report.ok()).isZero();
+        assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("NOT_FOUND", 25L));
+        assertThat(report.latencyMillis().get("p50")).isNaN();
+    }
+
+    @Test
+    void durationBoundedRunStopsOnTimeAfterItsWarmUp() throws InterruptedException {
+        server.delayMillis = 20;
+        long start = System.nanoTime();
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 2, 0, 1, Duration.ofMillis(1_000), 0,
+                Duration.ofMillis(300)));
+        double wall = (System.nanoTime() - start) / 1e9;
+
+        assertThat(report.seconds()).isBetween(0.98, 1.4);
+        assertThat(wall).isBetween(1.25, 2.0); // warm-up + measured phase
+        assertThat(report.sent()).isEqualTo(report.ok() + report.errorCount());
+        // 2 callers, about 20 ms per call: roughly 100 calls in a second; the warm-up's calls are not counted.
+        assertThat(report.sent()).isBetween(30L, 110L);
+        assertThat(server.inferCalls.get()).isGreaterThan((int) report.sent());
+        assertThat(updates).extracting(LoadProgress::phase).contains("warm-up", "measure");
+    }
+
+    @Test
+    void openLoopKeepsItsRateAndAccountsEveryScheduledRequest() throws InterruptedException {
+        server.delayMillis = 5;
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 1, 50, 16, Duration.ofSeconds(1), 0,
+                Duration.ZERO));
+
+        assertThat(report.mode()).isEqualTo("open");
+        assertThat(report.sent() + report.dropped()).isBetween(48L, 51L); // 50 slots in one second
+        assertThat(report.dropped()).isLessThanOrEqualTo(2);
+        assertThat(report.sent()).isEqualTo(report.ok() + report.errorCount());
+        assertThat(report.requestsPerSecond()).isCloseTo(50, within(10.0));
+    }
+
+    @Test
+    void openLoopDropsWhatItCannotSendInsteadOfQueueing() throws InterruptedException {
+        server.delayMillis = 300;
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 1, 100, 2, null, 60, Duration.ZERO));
+
+        assertThat(report.sent() + report.dropped()).isEqualTo(60);
+        assertThat(report.dropped()).isGreaterThan(40); // 2 in flight at 300 ms each while 100/s are scheduled
+        assertThat(report.sent()).isEqualTo(report.ok() + report.errorCount());
+        assertThat(server.inferCalls.get()).isEqualTo((int) report.sent());
+    }
+
+    @Test
+    void configRequiresABound() {
+        assertThatThrownBy(() -> new BenchConfig("m", null, 1, 0, 1, null, 0, null))
+                .hasMessageContaining("bound the run");
+        assertThatThrownBy(() -> new BenchConfig("m", null, 0, 0, 1, null, 1, null))
+                .hasMessageContaining("concurrency");
+    }
+
+    private LoadReport run(BenchConfig config) throws InterruptedException {
+        return new LoadGenerator(client, workload, config, updates::add, Duration.ofMillis(100)).run();
+    }
+}
