@@ -100,4 +100,52 @@ public record DetectorMetrics(
     public double misclassifiedFpr() {
         return misclassifiedTotal == 0 ? Double.NaN : (double) misclassifiedFlagged / misclassifiedTotal;
     }
+
+    /**
+     * The ROC curve of a score (larger = more suspicious): {@code [fpr[], tpr[]]}, one point per
+     * distinct threshold from (0, 0) to (1, 1).
+     */
+    public static double[][] rocCurve(float[] positives, float[] negatives) {
+        float[] thresholds = new float[positives.length + negatives.length];
+        System.arraycopy(positives, 0, thresholds, 0, positives.length);
+        System.arraycopy(negatives, 0, thresholds, positives.length, negatives.length);
+        float[] sortedPos = positives.clone();
+        float[] sortedNeg = negatives.clone();
+        Arrays.sort(thresholds);
+        Arrays.sort(sortedPos);
+        Arrays.sort(sortedNeg);
+        java.util.List<double[]> points = new java.util.ArrayList<>();
+        points.add(new double[] {0, 0});
+        for (int i = thresholds.length - 1; i >= 0; i--) {
+            if (i < thresholds.length - 1 && thresholds[i] == thresholds[i + 1]) {
+                continue;
+            }
+            float t = thresholds[i];
+            points.add(new double[] {atLeast(sortedNeg, t), atLeast(sortedPos, t)});
+        }
+        double[][] out = new double[2][points.size()];
+        for (int i = 0; i < points.size(); i++) {
+            out[0][i] = points.get(i)[0];
+            out[1][i] = points.get(i)[1];
+        }
+        return out;
+    }
+
+    /** The share of {@code sorted} that is >= t. */
+    private static double atLeast(float[] sorted, float t) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int lo = 0;
+        int hi = sorted.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] < t) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return (double) (sorted.length - lo) / sorted.length;
+    }
 }
