@@ -46,8 +46,9 @@ public final class CriticalLayerCalibration {
         if (sums.dims == null) {
             throw new IllegalArgumentException("no clean samples to calibrate on");
         }
-        double[][][] loc = sums.centroids(sums.locSum, sums.nLoc, "localisation (grouped by predicted label)");
+        // Reference counts first: they follow from the data alone, the localisation counts from the model.
         double[][][] ref = sums.centroids(sums.refSum, sums.nRef, "reference (grouped by true label)");
+        double[][][] loc = sums.centroids(sums.locSum, sums.nLoc, "localisation (grouped by predicted label)");
         float[][][] refFloat = toFloat(ref);
 
         // Pass 2: the mean similarity to the localisation centroid, and every sample's cosine to its

@@ -129,6 +129,9 @@ public final class CalibrateCommand implements Callable<Integer> {
         if (batchSize < 1) {
             throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         }
+        if (!Files.isDirectory(model)) {
+            throw new IllegalArgumentException(model + ": model bundle directory not found");
+        }
         long start = System.nanoTime();
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());
