@@ -101,9 +101,27 @@ final class DetectorReports {
             histogram.marker("tau = " + cal.rule().tau(), cal.rule().tau());
         }
         files.put(HISTOGRAM_PNG, histogram.png());
-        double[][] roc = DetectorMetrics.rocCurve(r.triggeredScores(), r.cleanScores());
+        double[][] roc = thin(DetectorMetrics.rocCurve(r.triggeredScores(), r.cleanScores()), 200);
         files.put(ROC_PNG, new LineChart(String.format("ROC (AUROC %.4f)", r.metrics().auroc()), "false-positive rate",
                 "true-positive rate").add(new LineChart.Series("critical-layer", roc[0], roc[1])).png());
         return files;
+    }
+
+    /** At most about {@code max} points of a curve (every k-th, and always the last), so markers stay readable. */
+    static double[][] thin(double[][] curve, int max) {
+        int n = curve[0].length;
+        int step = Math.max(1, (n + max - 1) / max);
+        int kept = (n - 1) / step + 1 + ((n - 1) % step == 0 ? 0 : 1);
+        double[][] out = new double[2][kept];
+        int j = 0;
+        for (int i = 0; i < n; i += step) {
+            out[0][j] = curve[0][i];
+            out[1][j++] = curve[1][i];
+        }
+        if (j < kept) {
+            out[0][j] = curve[0][n - 1];
+            out[1][j] = curve[1][n - 1];
+        }
+        return out;
     }
 }
