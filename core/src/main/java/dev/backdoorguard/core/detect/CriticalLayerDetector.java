@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -82,23 +81,25 @@ public final class CriticalLayerDetector {
      */
     public Scores score(Map<String, NDArray> tapped, NDArray predicted) {
         int k = calibration.numClasses();
-        NDArray oneHot = predicted.oneHot(k); // [N, K], in the batch scope
-        NDList perTap = new NDList(used.length);
+        int n = (int) predicted.getShape().get(0);
+        NDList dots = new NDList(used.length);
+        NDList norms = new NDList(used.length);
         for (int u = 0; u < used.length; u++) {
             NDArray f = tapped.get(usedNames.get(u));
             if (f == null) {
                 throw new IllegalArgumentException("the forward pass did not record tap '" + usedNames.get(u) + "'");
             }
-            NDArray flat = f.reshape(f.getShape().get(0), -1);
-            NDArray norms = flat.norm(new int[] {1}, true); // [N, 1]
-            // A zero feature row has a zero dot product; dividing by 1 keeps cos := 0 there.
-            NDArray safe = norms.add(norms.eq(0).toType(DataType.FLOAT32, false));
-            NDArray cos = flat.dot(unitCentroidsT[u]).div(safe); // [N, K]
-            perTap.add(cos.mul(oneHot).sum(new int[] {1}, true)); // [N, 1]: the ŷ column
+            NDArray flat = f.reshape(n, -1);
+            dots.add(flat.dot(unitCentroidsT[u])); // [N, K]
+            norms.add(flat.norm(new int[] {1}, true)); // [N, 1]
         }
-        NDArray cosines = NDArrays.concat(perTap, 1); // [N, |U|]
-        NDArray w = oneHot.dot(weights); // [N, |U|]: row ŷ of W
-        NDArray s = cosines.mul(w).sum(new int[] {1});
+        // Few engine calls per batch: the fixed cost per call dominates small batches.
+        NDArray oneHot = predicted.oneHot(k).reshape(n, 1, k);
+        NDArray atPredicted = NDArrays.concat(dots, 1).reshape(n, used.length, k).mul(oneHot).sum(new int[] {2});
+        // A zero feature row has a zero dot product, and a non-zero norm is at least MIN_NORMAL for any
+        // realistic activation, so this keeps cos := 0 for zero rows (sklearn) and is exact otherwise.
+        NDArray cosines = atPredicted.div(NDArrays.concat(norms, 1).maximum(Float.MIN_NORMAL)); // [N, |U|]
+        NDArray s = cosines.mul(oneHot.reshape(n, k).dot(weights)).sum(new int[] {1});
         return new Scores(s, cosines);
     }
 
