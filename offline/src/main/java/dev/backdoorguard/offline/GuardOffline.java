@@ -15,10 +15,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Backdoor Guard offline tool: simulate attacks, evaluate, purify and calibrate models.",
-        subcommands = {
-            AttackCommand.class, EvaluateCommand.class, PurifyCommand.class, CalibrateCommand.class,
-            CommandLine.HelpCommand.class
-        })
+        subcommands = {AttackCommand.class, EvaluateCommand.class, PurifyCommand.class, CalibrateCommand.class,
+            CommandLine.HelpCommand.class})
 public final class GuardOffline {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
