@@ -1,6 +1,7 @@
 package dev.backdoorguard.offline;
 
 import dev.backdoorguard.offline.cli.AttackCommand;
+import dev.backdoorguard.offline.cli.CalibrateCommand;
 import dev.backdoorguard.offline.cli.ErrorHandler;
 import dev.backdoorguard.offline.cli.EvaluateCommand;
 import dev.backdoorguard.offline.cli.PurifyCommand;
@@ -8,13 +9,14 @@ import dev.backdoorguard.offline.cli.VersionProvider;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The offline tool's composition root: {@code guard attack | evaluate | purify}. */
+/** The offline tool's composition root: {@code guard attack | evaluate | purify | calibrate}. */
 @Command(
         name = "guard",
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Backdoor Guard offline tool: simulate attacks, evaluate, purify and calibrate models.",
-        subcommands = {AttackCommand.class, EvaluateCommand.class, PurifyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {AttackCommand.class, EvaluateCommand.class, PurifyCommand.class, CalibrateCommand.class,
+            CommandLine.HelpCommand.class})
 public final class GuardOffline {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));

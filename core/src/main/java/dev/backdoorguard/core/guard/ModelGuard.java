@@ -1,23 +1,91 @@
 package dev.backdoorguard.core.guard;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.ModelSpec;
+import dev.backdoorguard.core.detect.ClassStatistics;
+import dev.backdoorguard.core.detect.CriticalLayerDetector;
+import dev.backdoorguard.core.detect.DetectorArtifact;
+import dev.backdoorguard.core.detect.DetectorCalibration;
 import dev.backdoorguard.core.model.Classifier;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * The DJL implementation of {@link Guard}: one {@link Classifier} shared read-only by every caller,
  * one sub-manager per batch, so every array of the forward pass is freed when the call returns.
+ * With a detector, the guarded path takes the logits and the detector's taps from one forward pass
+ * and scores on the engine; only [N] scores reach the heap.
  */
 public final class ModelGuard implements Guard {
     private final Classifier classifier;
+    private final CriticalLayerDetector detector;
+    private final DetectorSummary summary;
 
-    /** Takes ownership of {@code classifier}: closing the guard closes it. */
+    /** Takes ownership of {@code classifier}: closing the guard closes it. No detector. */
     public ModelGuard(Classifier classifier) {
         this.classifier = classifier;
+        this.detector = null;
+        this.summary = null;
+    }
+
+    /**
+     * Takes ownership of {@code classifier} and serves {@code calibration} with it (its centroids are
+     * copied into the classifier's manager). The caller has verified that the calibration belongs to
+     * the classifier ({@link DetectorArtifact#verify}).
+     */
+    public ModelGuard(Classifier classifier, DetectorCalibration calibration, String weightsSha256) {
+        this.classifier = classifier;
+        this.detector = new CriticalLayerDetector(calibration, classifier.manager());
+        this.summary = summarize(calibration, weightsSha256);
+    }
+
+    /**
+     * Loads a bundle's classifier and, when {@code detector.json} is present, its detector, refusing
+     * a detector that does not match the weights, {@code model.json} or the architecture's taps.
+     */
+    public static ModelGuard load(Path bundle, Architectures registry) throws IOException {
+        Classifier classifier = Classifier.load(bundle, registry);
+        try {
+            if (!DetectorArtifact.isPresent(bundle)) {
+                return new ModelGuard(classifier);
+            }
+            DetectorArtifact artifact = DetectorArtifact.read(bundle);
+            artifact.verify(bundle, classifier.architecture().taps(), tapDimensions(classifier),
+                    classifier.spec().numClasses());
+            return new ModelGuard(classifier, artifact.calibration(),
+                    artifact.provenance().get("weights_sha256").asText());
+        } catch (IOException | RuntimeException e) {
+            classifier.close();
+            throw e;
+        }
+    }
+
+    /** The flattened size of every declared tap, from one forward pass of a blank image. */
+    public static int[] tapDimensions(Classifier classifier) {
+        ModelSpec spec = classifier.spec();
+        List<String> taps = classifier.architecture().taps();
+        JniUtils.setGradMode(false);
+        try (NDManager scope = classifier.manager().newSubManager()) {
+            NDArray x = scope.zeros(new Shape(1, spec.channels(), spec.height(), spec.imageWidth()));
+            Map<String, NDArray> byName = byName(classifier.forwardWithTaps(x, false, taps));
+            int[] dims = new int[taps.size()];
+            for (int l = 0; l < dims.length; l++) {
+                dims[l] = (int) byName.get(taps.get(l)).size();
+            }
+            return dims;
+        }
     }
 
     @Override
@@ -27,21 +95,103 @@ public final class ModelGuard implements Guard {
 
     @Override
     public boolean hasDetector() {
-        return false;
+        return detector != null;
     }
 
     @Override
     public Optional<DetectorSummary> detector() {
-        return Optional.empty();
+        return Optional.ofNullable(summary);
+    }
+
+    /** The served calibration, when there is a detector. */
+    public Optional<DetectorCalibration> calibration() {
+        return Optional.ofNullable(detector).map(CriticalLayerDetector::calibration);
     }
 
     @Override
     public Inspection inspect(PixelBatch image) {
-        throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
+        if (detector == null) {
+            throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
+        }
+        if (image.size() != 1) {
+            throw new InvalidInputException("inspect takes exactly one image, got " + image.size());
+        }
+        checkShape(image);
+        JniUtils.setGradMode(false);
+        try (NDManager scope = classifier.manager().newSubManager()) {
+            NDArray x = scope.create(image.pixels(), new Shape(1, image.channels(), image.height(), image.width()));
+            NDList out = classifier.forwardWithTaps(x, false, detector.taps());
+            NDArray predicted = out.get(0).argMax(1);
+            CriticalLayerDetector.Scores scores = detector.score(byName(out), predicted);
+            int label = (int) predicted.getLong(0);
+            float s = scores.score().getFloat(0);
+            float[] cosines = scores.cosines().toFloatArray();
+            DetectorCalibration cal = detector.calibration();
+            ClassStatistics stats = cal.classes().get(label);
+            List<Inspection.LayerScore> layers = new ArrayList<>();
+            for (int j = 0; j < stats.candidates().length; j++) {
+                int l = stats.candidates()[j];
+                layers.add(new Inspection.LayerScore(cal.taps().get(l), cosines[detector.slotOf(l)], stats.weights()[j]));
+            }
+            return new Inspection(label, cal.taps().get(stats.criticalLayer()), layers, s, stats.threshold(),
+                    stats.margin(s), stats.isFlagged(s));
+        }
     }
 
     @Override
     public BatchPrediction predict(PixelBatch batch, boolean guard) {
+        checkShape(batch);
+        ModelSpec spec = classifier.spec();
+        boolean guarded = guard && detector != null;
+        // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
+        // record an autograd graph.
+        JniUtils.setGradMode(false);
+        try (NDManager scope = classifier.manager().newSubManager()) {
+            NDArray x = scope.create(batch.pixels(),
+                    new Shape(batch.size(), batch.channels(), batch.height(), batch.width()));
+            NDList out = guarded ? classifier.forwardWithTaps(x, false, detector.taps())
+                    : new NDList(classifier.forward(x, false));
+            NDArray logits = out.get(0);
+            NDArray predicted = logits.argMax(1);
+            float[] logitValues = logits.toFloatArray();
+            float[] probabilities = logits.softmax(1).toFloatArray();
+            int[] labels = predicted.toType(DataType.INT32, false).toIntArray();
+            if (!guarded) {
+                return new BatchPrediction(batch.size(), spec.numClasses(), logitValues, probabilities, labels, null,
+                        null);
+            }
+            float[] s = detector.score(byName(out), predicted).score().toFloatArray();
+            float[] margins = new float[s.length];
+            boolean[] flags = new boolean[s.length];
+            for (int i = 0; i < s.length; i++) {
+                ClassStatistics stats = detector.calibration().classes().get(labels[i]);
+                margins[i] = (float) stats.margin(s[i]);
+                flags[i] = stats.isFlagged(s[i]);
+            }
+            return new BatchPrediction(batch.size(), spec.numClasses(), logitValues, probabilities, labels, margins,
+                    flags);
+        }
+    }
+
+    /**
+     * The raw detector scores s (not the margins) of a batch: for calibration reports and tests that
+     * compare with the heap-side {@link DetectorCalibration#score}.
+     */
+    public float[] rawScores(PixelBatch batch) {
+        if (detector == null) {
+            throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
+        }
+        checkShape(batch);
+        JniUtils.setGradMode(false);
+        try (NDManager scope = classifier.manager().newSubManager()) {
+            NDArray x = scope.create(batch.pixels(),
+                    new Shape(batch.size(), batch.channels(), batch.height(), batch.width()));
+            NDList out = classifier.forwardWithTaps(x, false, detector.taps());
+            return detector.score(byName(out), out.get(0).argMax(1)).score().toFloatArray();
+        }
+    }
+
+    private void checkShape(PixelBatch batch) {
         ModelSpec spec = classifier.spec();
         if (batch.channels() != spec.channels() || batch.height() != spec.height()
                 || batch.width() != spec.imageWidth()) {
@@ -49,18 +199,32 @@ public final class ModelGuard implements Guard {
                     + spec.imageWidth() + "], got [" + batch.size() + ", " + batch.channels() + ", "
                     + batch.height() + ", " + batch.width() + "]");
         }
-        // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
-        // record an autograd graph.
-        JniUtils.setGradMode(false);
-        try (NDManager scope = classifier.manager().newSubManager()) {
-            NDArray x = scope.create(batch.pixels(),
-                    new Shape(batch.size(), batch.channels(), batch.height(), batch.width()));
-            NDArray logits = classifier.forward(x, false);
-            float[] logitValues = logits.toFloatArray();
-            float[] probabilities = logits.softmax(1).toFloatArray();
-            int[] labels = logits.argMax(1).toType(ai.djl.ndarray.types.DataType.INT32, false).toIntArray();
-            return new BatchPrediction(batch.size(), spec.numClasses(), logitValues, probabilities, labels, null, null);
+    }
+
+    /** Tapped activations by name (the logits come first in the list, then the taps in forward order). */
+    private static Map<String, NDArray> byName(NDList out) {
+        Map<String, NDArray> map = new HashMap<>();
+        for (int i = 1; i < out.size(); i++) {
+            map.put(out.get(i).getName(), out.get(i));
         }
+        map.putIfAbsent("logits", out.get(0));
+        return map;
+    }
+
+    private static DetectorSummary summarize(DetectorCalibration cal, String weightsSha256) {
+        List<DetectorSummary.ClassCalibration> classes = new ArrayList<>();
+        for (ClassStatistics s : cal.classes()) {
+            classes.add(new DetectorSummary.ClassCalibration(s.classIndex(), s.criticalLayer(),
+                    Arrays.stream(s.candidates()).boxed().toList(), Arrays.stream(s.weights()).boxed().toList(),
+                    s.mean(), s.std(), s.threshold(), s.localisationSamples(), s.referenceSamples()));
+        }
+        return new DetectorSummary(DetectorCalibration.METHOD, cal.weightMode().id(), cal.rule().kind().id(),
+                cal.rule().tau(), cal.rule().targetFpr(), cal.taps(), classes, weightsSha256);
+    }
+
+    /** The model's manager (weights and detector centroids): for leak tests that cap it. */
+    NDManager manager() {
+        return classifier.manager();
     }
 
     @Override

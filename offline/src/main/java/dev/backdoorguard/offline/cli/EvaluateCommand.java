@@ -6,6 +6,9 @@ import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.eval.AttackMetrics;
+import dev.backdoorguard.core.eval.DetectorEvaluator;
+import dev.backdoorguard.core.eval.DetectorMetrics;
+import dev.backdoorguard.core.guard.ModelGuard;
 import dev.backdoorguard.core.eval.Evaluator;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.core.trigger.Trigger;
@@ -23,7 +26,8 @@ import picocli.CommandLine.Spec;
         sortOptions = false,
         description = {
             "Measure a model bundle on the clean test set (ACC) and, with --trigger, on the triggered test images"
-                    + " whose true label is not the target (ASR: predicted as target; RA: still correct).",
+                    + " whose true label is not the target (ASR: predicted as target; RA: still correct); with"
+                    + " --detector, also its calibrated detector (TPR, FPR, AUROC).",
             ""
         })
 public final class EvaluateCommand implements Callable<Integer> {
@@ -47,11 +51,19 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Mixin DataOptions data;
 
+    @Option(names = "--detector",
+            description = "Also measure the bundle's calibrated detector (needs --trigger): TPR and FPR at its"
+                    + " threshold and AUROC, clean test images vs successful triggered ones.")
+    boolean detector;
+
     @Option(names = "--json", description = "Print one JSON object instead of the table.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
+        if (detector && trigger == null) {
+            throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
+        }
         long start = System.nanoTime();
         try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
             ImageDataset test = data.load(Datasets.Split.TEST, classifier.spec().numClasses());
@@ -61,6 +73,12 @@ public final class EvaluateCommand implements Callable<Integer> {
             }
             Trigger t = trigger == null ? null : triggerOptions.create(trigger, test.shape());
             AttackMetrics m = new Evaluator(batchSize).evaluate(classifier, test, t, target);
+            DetectorMetrics dm = null;
+            if (detector) {
+                try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+                    dm = new DetectorEvaluator(batchSize).evaluate(guard, test, t, target, done -> {}).metrics();
+                }
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
             if (json) {
                 ObjectNode r = Reports.header("evaluate", 0);
@@ -73,12 +91,19 @@ public final class EvaluateCommand implements Callable<Integer> {
                     r.put("target", target);
                 }
                 r.set("metrics", Reports.metrics(m));
+                if (dm != null) {
+                    r.set("detector", DetectorReports.metrics(dm));
+                }
                 r.put("wall_seconds", seconds);
                 spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(r));
             } else {
                 Reports.printMetrics(spec.commandLine().getOut(), String.format("evaluate %s (%s)%s: %.1f s", model,
                         classifier.spec().architecture(), trigger == null ? "" : " trigger " + trigger + " target " + target,
                         seconds), m);
+                if (dm != null) {
+                    spec.commandLine().getOut().println("detector:");
+                    DetectorReports.printMetrics(spec.commandLine().getOut(), dm);
+                }
             }
         }
         return 0;

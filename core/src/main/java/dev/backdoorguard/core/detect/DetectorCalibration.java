@@ -1,0 +1,81 @@
+package dev.backdoorguard.core.detect;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A complete critical-layer calibration: the architecture's ordered taps and their flattened
+ * dimensions, the weight mode and threshold rule, one {@link ClassStatistics} per class (in class
+ * order) and the warnings raised while calibrating (e.g. negative weights).
+ */
+public record DetectorCalibration(
+        List<String> taps, int[] dims, WeightMode weightMode, ThresholdRule rule, List<ClassStatistics> classes,
+        List<String> warnings) {
+    public static final String METHOD = "critical-layer";
+
+    public DetectorCalibration {
+        taps = List.copyOf(taps);
+        classes = List.copyOf(classes);
+        warnings = List.copyOf(warnings);
+        if (dims.length != taps.size()) {
+            throw new IllegalArgumentException(taps.size() + " taps but " + dims.length + " dimensions");
+        }
+        for (int c = 0; c < classes.size(); c++) {
+            ClassStatistics s = classes.get(c);
+            if (s.classIndex() != c) {
+                throw new IllegalArgumentException("class statistics out of order: entry " + c + " is class "
+                        + s.classIndex());
+            }
+            for (int j = 0; j < s.candidates().length; j++) {
+                int l = s.candidates()[j];
+                if (l < 0 || l >= taps.size()) {
+                    throw new IllegalArgumentException("class " + c + ": candidate layer " + l + " is outside [0, "
+                            + taps.size() + ")");
+                }
+                if (s.centroids()[j].length != dims[l]) {
+                    throw new IllegalArgumentException("class " + c + ": centroid of tap '" + taps.get(l) + "' has "
+                            + s.centroids()[j].length + " values, the tap has " + dims[l]);
+                }
+            }
+            if (s.similarity().length != taps.size()) {
+                throw new IllegalArgumentException("class " + c + ": a has " + s.similarity().length
+                        + " entries for " + taps.size() + " taps");
+            }
+        }
+    }
+
+    public int numClasses() {
+        return classes.size();
+    }
+
+    /** The tap indices used by any class (the union U of the S_c), ascending. */
+    public int[] usedTaps() {
+        boolean[] used = new boolean[taps.size()];
+        for (ClassStatistics s : classes) {
+            for (int l : s.candidates()) {
+                used[l] = true;
+            }
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int l = 0; l < used.length; l++) {
+            if (used[l]) {
+                out.add(l);
+            }
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The score s_c(x) = Σ_{l∈S_c} w_{c,l}·cos(f_l(x), μ_{c,l}) of one sample computed on the heap in
+     * double precision ({@code features[l]} is tap l flattened; taps outside S_c may be null).
+     */
+    public double score(int classIndex, float[][] features) {
+        ClassStatistics s = classes.get(classIndex);
+        double total = 0;
+        for (int j = 0; j < s.candidates().length; j++) {
+            float[] f = features[s.candidates()[j]];
+            total += s.weights()[j] * Cosine.of(f, 0, s.centroids()[j]);
+        }
+        return total;
+    }
+}

@@ -1,0 +1,59 @@
+package dev.backdoorguard.core.detect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The engine-side batched scorer against the heap reference on the §12 vectors, zero rows included. */
+class CriticalLayerDetectorTest {
+
+    @Test
+    void engineScoresMatchTheHeapReferenceInEveryModeAndZeroRowsScoreZero() throws Exception {
+        for (WeightMode mode : WeightMode.values()) {
+            DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, mode,
+                    ThresholdRule.gaussian(2.5)).calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
+            try (NDManager model = NDManager.newBaseManager()) {
+                CriticalLayerDetector detector = new CriticalLayerDetector(cal, model);
+                assertThat(detector.taps()).containsExactly("t1", "t2", "t3");
+                model.cap();
+                // Rows: every golden sample scored against both classes, plus an all-zero sample.
+                int n = 17;
+                float[][] taps = new float[5][n * 3];
+                long[] predicted = new long[n];
+                double[] expected = new double[n];
+                for (int row = 0; row < 16; row++) {
+                    int c = row / 8;
+                    int i = row % 4;
+                    int asClass = (row / 4) % 2;
+                    float[][] sample = GoldenVectors.sample(GoldenVectors.BUMPS, c, i);
+                    for (int l = 0; l < 5; l++) {
+                        System.arraycopy(sample[l], 0, taps[l], row * 3, 3);
+                    }
+                    predicted[row] = asClass;
+                    expected[row] = cal.score(asClass, sample);
+                }
+                predicted[16] = 1;
+                expected[16] = 0;
+                try (NDManager scope = model.newSubManager()) {
+                    Map<String, NDArray> tapped = new HashMap<>();
+                    for (int l = 0; l < 5; l++) {
+                        tapped.put(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
+                    }
+                    CriticalLayerDetector.Scores scores = detector.score(tapped, scope.create(predicted));
+                    float[] s = scores.score().toFloatArray();
+                    for (int row = 0; row < n; row++) {
+                        assertThat((double) s[row]).as(mode + " row " + row).isCloseTo(expected[row], within(1e-5));
+                    }
+                    assertThat(scores.cosines().getShape()).isEqualTo(new Shape(n, 3));
+                    assertThat(scores.cosines().get(16).toFloatArray()).containsOnly(0f);
+                }
+            }
+        }
+    }
+}

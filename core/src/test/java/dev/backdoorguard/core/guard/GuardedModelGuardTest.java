@@ -1,0 +1,241 @@
+package dev.backdoorguard.core.guard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.backdoorguard.core.TestModels;
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.BundleException;
+import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.bundle.HostTensor;
+import dev.backdoorguard.core.bundle.SafeTensors;
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.detect.ClassStatistics;
+import dev.backdoorguard.core.detect.ClassifierFeatures;
+import dev.backdoorguard.core.detect.CriticalLayerCalibration;
+import dev.backdoorguard.core.detect.DetectorArtifact;
+import dev.backdoorguard.core.detect.DetectorCalibration;
+import dev.backdoorguard.core.detect.FeatureBatch;
+import dev.backdoorguard.core.detect.FeatureSource;
+import dev.backdoorguard.core.detect.ThresholdRule;
+import dev.backdoorguard.core.detect.WeightMode;
+import dev.backdoorguard.core.model.Classifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The guarded path of {@link ModelGuard} on a tiny seeded cnn-small with a detector calibrated on
+ * random images: engine scores equal the heap reference, no leaks, thread-safety, batch
+ * independence, the artifact round trip and the refusal of a detector that belongs to other weights.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class GuardedModelGuardTest {
+    private static final int N = 40;
+
+    @TempDir static Path tmp;
+    private Path bundle;
+    private ImageDataset images;
+    private DetectorCalibration calibration;
+
+    private static ImageDataset randomImages(int n, long seed) {
+        Random random = new Random(seed);
+        float[] pixels = new float[n * 28 * 28];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            float brightness = random.nextFloat();
+            for (int p = 0; p < 784; p++) {
+                pixels[i * 784 + p] = brightness * random.nextFloat();
+            }
+            labels[i] = i % 10;
+        }
+        return new ImageDataset(1, 28, 28, 10, pixels, labels);
+    }
+
+    @BeforeAll
+    void calibrateATinyBundle() throws Exception {
+        bundle = tmp.resolve("m");
+        images = randomImages(N, 3);
+        try (Classifier classifier = Classifier.create(TestModels.fashion("cnn-small", null), Architectures.standard(), 7)) {
+            Bundles.write(bundle, false, classifier.spec(), classifier.stateDict(), null);
+            // A random network predicts few classes; localise by the true labels instead so that every
+            // class has samples (the math does not care where the grouping comes from).
+            FeatureSource features = new ClassifierFeatures(classifier, images, 16, done -> {});
+            FeatureSource byLabel = consumer -> features.forEachBatch(b -> consumer.accept(
+                    new FeatureBatch(b.size(), b.labels(), b.labels(), b.features())));
+            calibration = new CriticalLayerCalibration(classifier.architecture().taps(), 10, WeightMode.UNWEIGHTED,
+                    ThresholdRule.gaussian(2.5)).calibrate(byLabel);
+        }
+        writeDetector(bundle, calibration);
+    }
+
+    private static void writeDetector(Path dir, DetectorCalibration cal) throws Exception {
+        ObjectNode provenance = new ObjectMapper().createObjectNode();
+        provenance.put("weights_sha256", Bundles.sha256(dir.resolve("weights.safetensors")));
+        provenance.put("model_json_sha256", Bundles.sha256(dir.resolve("model.json")));
+        provenance.put("seed", 0);
+        new DetectorArtifact(cal, provenance).write(dir);
+    }
+
+    private PixelBatch batch(int from, int n) {
+        float[] px = new float[n * 784];
+        System.arraycopy(images.pixels(), from * 784, px, 0, px.length);
+        return new PixelBatch(px, n, 1, 28, 28);
+    }
+
+    @Test
+    void engineScoresEqualTheHeapReferenceAndFlagsFollowTheThreshold() throws Exception {
+        try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard());
+                Classifier classifier = Classifier.load(bundle, Architectures.standard())) {
+            assertThat(guard.hasDetector()).isTrue();
+            BatchPrediction p = guard.predict(batch(0, N), true);
+            float[] raw = guard.rawScores(batch(0, N));
+            assertThat(p.isGuarded()).isTrue();
+            List<FeatureBatch> heap = new ArrayList<>();
+            new ClassifierFeatures(classifier, images, N, done -> {}).forEachBatch(heap::add);
+            FeatureBatch f = heap.get(0);
+            for (int i = 0; i < N; i++) {
+                int label = p.labels()[i];
+                assertThat(label).isEqualTo(f.predicted()[i]);
+                float[][] sample = new float[f.features().length][];
+                for (int l = 0; l < sample.length; l++) {
+                    int d = f.dim(l);
+                    sample[l] = java.util.Arrays.copyOfRange(f.features()[l], i * d, (i + 1) * d);
+                }
+                double expected = calibration.score(label, sample);
+                assertThat((double) raw[i]).isCloseTo(expected, within(1e-5));
+                ClassStatistics stats = calibration.classes().get(label);
+                assertThat((double) p.scores()[i]).isCloseTo(stats.margin(raw[i]), within(1e-3));
+                assertThat(p.flags()[i]).isEqualTo(raw[i] < stats.threshold());
+            }
+        }
+    }
+
+    @Test
+    void guardedPredictionsAndInspectionLeakNothingIntoTheModelsManager() throws Exception {
+        try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
+            BatchPrediction plain = guard.predict(batch(0, 5), false);
+            guard.manager().cap();
+            BatchPrediction p = guard.predict(batch(0, 5), true);
+            assertThat(p.logits()).containsExactly(plain.logits());
+            assertThat(plain.isGuarded()).isFalse();
+            Inspection inspection = guard.inspect(batch(2, 1));
+            assertThat(inspection.label()).isEqualTo(p.labels()[2]);
+            assertThat(inspection.margin()).isCloseTo(p.scores()[2], within(1e-4));
+            assertThat(inspection.flagged()).isEqualTo(p.flags()[2]);
+            assertThat(inspection.layers()).hasSize(3);
+            double sum = inspection.layers().stream().mapToDouble(l -> l.weight() * l.cosine()).sum();
+            assertThat(sum).isCloseTo(inspection.score(), within(1e-5));
+            ClassStatistics stats = calibration.classes().get(inspection.label());
+            assertThat(inspection.criticalTap()).isEqualTo(calibration.taps().get(stats.criticalLayer()));
+            assertThat(inspection.threshold()).isEqualTo(stats.threshold());
+        }
+    }
+
+    @Test
+    void concurrentCallersAndOneByOneCallsGetTheBatchsScores() throws Exception {
+        try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
+            BatchPrediction whole = guard.predict(batch(0, 12), true);
+            for (int i = 0; i < 12; i++) {
+                BatchPrediction one = guard.predict(batch(i, 1), true);
+                assertThat(one.labels()[0]).isEqualTo(whole.labels()[i]);
+                assertThat(one.scores()[0]).isCloseTo(whole.scores()[i], within(1e-4f));
+                assertThat(one.flags()[0]).isEqualTo(whole.flags()[i]);
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<BatchPrediction>> futures = new ArrayList<>();
+                for (int round = 0; round < 16; round++) {
+                    futures.add(pool.submit(() -> guard.predict(batch(0, 12), true)));
+                }
+                for (Future<BatchPrediction> f : futures) {
+                    assertThat(f.get().scores()).containsExactly(whole.scores());
+                    assertThat(f.get().flags()).containsExactly(whole.flags());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void summarisesTheCalibration() throws Exception {
+        try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
+            DetectorSummary s = guard.detector().orElseThrow();
+            assertThat(s.method()).isEqualTo("critical-layer");
+            assertThat(s.weightMode()).isEqualTo("unweighted");
+            assertThat(s.thresholdRule()).isEqualTo("gaussian");
+            assertThat(s.tau()).isEqualTo(2.5);
+            assertThat(s.taps()).hasSize(7).endsWith("logits");
+            assertThat(s.classes()).hasSize(10);
+            assertThat(s.classes().get(3).referenceSamples()).isEqualTo(4);
+            assertThat(s.weightsSha256()).isEqualTo(Bundles.sha256(bundle.resolve("weights.safetensors")));
+        }
+    }
+
+    @Test
+    void theArtifactRoundTrips() throws Exception {
+        DetectorArtifact read = DetectorArtifact.read(bundle);
+        DetectorCalibration back = read.calibration();
+        assertThat(back.taps()).isEqualTo(calibration.taps());
+        assertThat(back.dims()).isEqualTo(calibration.dims());
+        assertThat(back.weightMode()).isEqualTo(calibration.weightMode());
+        assertThat(back.rule()).isEqualTo(calibration.rule());
+        for (int c = 0; c < 10; c++) {
+            ClassStatistics a = calibration.classes().get(c);
+            ClassStatistics b = back.classes().get(c);
+            assertThat(b.criticalLayer()).isEqualTo(a.criticalLayer());
+            assertThat(b.candidates()).isEqualTo(a.candidates());
+            assertThat(b.weights()).isEqualTo(a.weights());
+            assertThat(b.mean()).isEqualTo(a.mean());
+            assertThat(b.std()).isEqualTo(a.std());
+            assertThat(b.threshold()).isEqualTo(a.threshold());
+            assertThat(b.similarity()).isEqualTo(a.similarity());
+            assertThat(b.delta()).isEqualTo(a.delta());
+            for (int j = 0; j < 3; j++) {
+                assertThat(b.centroids()[j]).isEqualTo(a.centroids()[j]);
+            }
+        }
+        assertThat(SafeTensors.read(bundle.resolve(DetectorArtifact.TENSORS_FILE)).keySet())
+                .contains("centroid.0." + calibration.taps().get(calibration.classes().get(0).criticalLayer()));
+    }
+
+    @Test
+    void refusesADetectorCalibratedForOtherWeights() throws Exception {
+        Path edited = tmp.resolve("edited");
+        Files.createDirectories(edited);
+        for (String f : List.of("model.json", DetectorArtifact.JSON_FILE, DetectorArtifact.TENSORS_FILE)) {
+            Files.copy(bundle.resolve(f), edited.resolve(f));
+        }
+        Map<String, HostTensor> weights = new LinkedHashMap<>(SafeTensors.read(bundle.resolve("weights.safetensors")));
+        HostTensor w = weights.get("classifier.2.bias");
+        float[] changed = w.floats().clone();
+        changed[0] += 0.5f;
+        weights.put(w.name(), HostTensor.ofFloats(w.name(), w.shape(), changed));
+        SafeTensors.write(edited.resolve("weights.safetensors"), weights, Map.of("format", "pt"));
+        assertThatThrownBy(() -> ModelGuard.load(edited, Architectures.standard()))
+                .isInstanceOf(BundleException.class)
+                .hasMessageContaining("weights.safetensors with SHA-256 " + Bundles.sha256(bundle.resolve("weights.safetensors")))
+                .hasMessageContaining(Bundles.sha256(edited.resolve("weights.safetensors")));
+        // Without the detector files the same weights load as a plain model.
+        Files.delete(edited.resolve(DetectorArtifact.JSON_FILE));
+        try (ModelGuard guard = ModelGuard.load(edited, Architectures.standard())) {
+            assertThat(guard.hasDetector()).isFalse();
+            assertThat(guard.predict(batch(0, 2), true).isGuarded()).isFalse();
+        }
+    }
+}

@@ -1,0 +1,191 @@
+package dev.backdoorguard.offline.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.guard.ModelGuard;
+import dev.backdoorguard.offline.GuardOffline;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code guard calibrate} and {@code guard evaluate --detector} end to end on a small real badnets
+ * cnn-small trained on Fashion-MNIST through the CLI: the detector separates triggered from clean
+ * test images, the bundle is rewritten atomically with every other file intact, and bad input is
+ * refused with nothing written.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class CalibrateCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir static Path tmp;
+    private Path model;
+    private Map<String, String> before;
+    private JsonNode report;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = GuardOffline.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    static Map<String, String> hashes(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                out.put(f.getFileName().toString(), Bundles.sha256(f));
+            }
+        }
+        return out;
+    }
+
+    @BeforeAll
+    void trainASmallBackdooredModel() throws Exception {
+        model = tmp.resolve("m0");
+        Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
+                "--max-train", "6000", "--seed", "1", "--padding", "0", "--no-flip", "--out", model.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        before = hashes(model);
+    }
+
+    @Test
+    @Order(1)
+    void badInputIsRefusedWithAClearMessageAndNothingWritten() throws Exception {
+        String m = model.toString();
+        String[][] cases = {
+            {"--tau", "2", "--fpr", "0.01"}, {"--tau", "0"}, {"--tau", "-1"}, {"--fpr", "1.5"}, {"--fpr", "0"},
+            {"--weight-mode", "bogus"}, {"--clean-fraction", "0.0002"}, {"--eval-trigger", "badnets", "--eval-target", "12"}
+        };
+        String[] expected = {
+            "--tau and --fpr", "--tau must be a positive", "--tau must be a positive", "--fpr must be in (0, 1)",
+            "--fpr must be in (0, 1)", "unknown weight mode 'bogus'", "class 0 has 1", "--eval-target 12"
+        };
+        for (int i = 0; i < cases.length; i++) {
+            String[] args = Stream.concat(Stream.of("calibrate", "--model", m), Stream.of(cases[i])).toArray(String[]::new);
+            Run r = run(args);
+            assertThat(r.exit()).as(String.join(" ", cases[i]) + ": " + r.err()).isEqualTo(ErrorHandler.BAD_INPUT);
+            assertThat(r.err()).contains(expected[i]);
+            assertThat(hashes(model)).isEqualTo(before);
+        }
+        Run missing = run("calibrate", "--model", tmp.resolve("nope").toString());
+        assertThat(missing.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
+        assertThat(missing.err()).contains("nope");
+    }
+
+    @Test
+    @Order(2)
+    void calibrateSeparatesTriggeredFromCleanImagesAndKeepsTheRestOfTheBundle() throws Exception {
+        Run r = run("calibrate", "--model", model.toString(), "--clean-fraction", "0.02", "--tau", "2.5",
+                "--eval-trigger", "badnets", "--eval-target", "0", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.err()).contains("calibrate: features pass 2/2", "calibrate: evaluate");
+        report = JSON.readTree(r.out());
+        JsonNode eval = report.get("evaluation");
+        // Observed on this model (ACC ~68%, ASR ~82%): AUROC 0.99, TPR 0.89, FPR 0.019 at tau = 2.5.
+        assertThat(eval.get("auroc").asDouble()).isGreaterThan(0.95);
+        assertThat(eval.get("tpr").asDouble()).isGreaterThan(0.75);
+        assertThat(eval.get("fpr").asDouble()).isLessThan(0.05);
+        assertThat(eval.get("triggered_total").asInt()).isGreaterThan(3000);
+        assertThat(eval.get("clean_total").asInt()).isEqualTo(10000);
+
+        Map<String, String> after = hashes(model);
+        for (Map.Entry<String, String> e : before.entrySet()) {
+            assertThat(after.get(e.getKey())).as(e.getKey() + " byte for byte").isEqualTo(e.getValue());
+        }
+        assertThat(after.keySet()).contains("detector.json", "detector.safetensors", "calibration-report.json",
+                "calibration-scores.png", "calibration-roc.png");
+        assertThat(JSON.readTree(model.resolve("calibration-report.json").toFile())).isEqualTo(report);
+
+        JsonNode detector = JSON.readTree(model.resolve("detector.json").toFile());
+        assertThat(detector.get("method").asText()).isEqualTo("critical-layer");
+        assertThat(detector.get("weight_mode").asText()).isEqualTo("unweighted");
+        assertThat(detector.get("tau").asDouble()).isEqualTo(2.5);
+        assertThat(detector.get("taps")).hasSize(7);
+        assertThat(detector.get("classes")).hasSize(10).allSatisfy(c -> {
+            assertThat(c.get("lstar").asInt()).isBetween(4, 6);
+            assertThat(c.get("n_ref").asInt()).isEqualTo(120);
+            assertThat(c.get("std").asDouble()).isPositive();
+        });
+        JsonNode provenance = detector.get("provenance");
+        assertThat(provenance.get("weights_sha256").asText()).isEqualTo(before.get("weights.safetensors"));
+        assertThat(provenance.get("model_json_sha256").asText()).isEqualTo(before.get("model.json"));
+        assertThat(provenance.get("clean_data").get("images").asInt()).isEqualTo(1200);
+        try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+            assertThat(guard.hasDetector()).isTrue();
+        }
+    }
+
+    @Test
+    @Order(3)
+    void evaluateWithDetectorReportsTheSameFigures() throws Exception {
+        Run r = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--target", "0", "--detector",
+                "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode d = JSON.readTree(r.out()).get("detector");
+        JsonNode eval = report.get("evaluation");
+        for (String field : new String[] {"tpr", "fpr", "auroc", "true_positives", "false_positives"}) {
+            assertThat(d.get(field)).as(field).isEqualTo(eval.get(field));
+        }
+        Run noTrigger = run("evaluate", "--model", model.toString(), "--detector");
+        assertThat(noTrigger.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
+        assertThat(noTrigger.err()).contains("--detector needs --trigger");
+    }
+
+    @Test
+    @Order(4)
+    void theQuantileRuleAndTheWeightedModesRecalibrateInPlace() throws Exception {
+        Run q = run("calibrate", "--model", model.toString(), "--fpr", "0.01", "--json");
+        assertThat(q.exit()).as(q.err()).isZero();
+        JsonNode detector = JSON.readTree(model.resolve("detector.json").toFile());
+        assertThat(detector.get("threshold_rule").asText()).isEqualTo("quantile");
+        assertThat(detector.get("target_fpr").asDouble()).isEqualTo(0.01);
+        assertThat(Files.exists(model.resolve("calibration-roc.png"))).as("stale charts removed").isFalse();
+
+        Run faithful = run("calibrate", "--model", model.toString(), "--weight-mode", "code-faithful");
+        JsonNode d = JSON.readTree(model.resolve("detector.json").toFile());
+        boolean anyLast = false;
+        for (JsonNode c : d.get("classes")) {
+            anyLast |= c.get("lstar").asInt() == 6;
+        }
+        if (faithful.exit() == 0) {
+            // l* = 4 or 5 everywhere: calibrated, with class 9's increases as every class's weights.
+            assertThat(d.get("weight_mode").asText()).isEqualTo("code-faithful");
+            assertThat(anyLast).isFalse();
+            JsonNode w0 = d.get("classes").get(0).get("weights");
+            JsonNode delta9 = d.get("classes").get(9).get("delta");
+            int lstar0 = d.get("classes").get(0).get("lstar").asInt();
+            for (int j = 0; j < 3; j++) {
+                assertThat(w0.get(j).asDouble()).isEqualTo(delta9.get(lstar0 - 2 + j).asDouble());
+            }
+        } else {
+            assertThat(faithful.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
+            assertThat(faithful.err()).contains("last tap 'logits'", "--weight-mode unweighted");
+        }
+        try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+            assertThat(guard.hasDetector()).isTrue();
+        }
+    }
+}
