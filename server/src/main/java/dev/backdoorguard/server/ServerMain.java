@@ -2,7 +2,6 @@ package dev.backdoorguard.server;
 
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.guard.ModelGuard;
-import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.server.batch.DynamicBatcher;
 import dev.backdoorguard.server.metrics.GuardMetrics;
 import dev.backdoorguard.server.metrics.MetricsEndpoint;
@@ -197,9 +196,9 @@ public final class ServerMain implements Callable<Integer> {
         return 0;
     }
 
-    /** The one way bundles are loaded (the detector-aware loader replaces it when merged). */
+    /** The one way bundles are loaded: the classifier and, when the bundle has one, its verified detector. */
     static ModelGuard loadBundle(Path dir) throws IOException {
-        return new ModelGuard(Classifier.load(dir, Architectures.standard()));
+        return ModelGuard.load(dir, Architectures.standard());
     }
 
     /** Wires and starts everything; tests call this with their own loader. */

@@ -123,6 +123,12 @@ public final class SafeTensors {
 
     /** Writes F32 tensors (keys sorted, as the reference library does) with optional string metadata. */
     public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata) throws IOException {
+        write(file, tensors, metadata, FloatFormat.F32);
+    }
+
+    /** As {@link #write(Path, Map, Map)}, storing floating-point tensors in {@code floats}. */
+    public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata,
+            FloatFormat floats) throws IOException {
         Map<String, HostTensor> sorted = new TreeMap<>(tensors);
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
@@ -134,12 +140,12 @@ public final class SafeTensors {
         for (Map.Entry<String, HostTensor> e : sorted.entrySet()) {
             HostTensor t = e.getValue();
             ObjectNode entry = header.putObject(e.getKey());
-            entry.put("dtype", t.isInteger() ? "I64" : "F32");
+            entry.put("dtype", t.isInteger() ? "I64" : floats.name());
             var shape = entry.putArray("shape");
             for (long d : t.shape()) {
                 shape.add(d);
             }
-            long size = (long) t.size() * (t.isInteger() ? 8 : 4);
+            long size = (long) t.size() * (t.isInteger() ? 8 : floats.bytes());
             entry.putArray("data_offsets").add(offset).add(offset + size);
             offset += size;
             order.add(t);
@@ -154,11 +160,16 @@ public final class SafeTensors {
             }
             out.write(prefix.array());
             for (HostTensor t : order) {
-                ByteBuffer data = ByteBuffer.allocate(t.size() * (t.isInteger() ? 8 : 4)).order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer data = ByteBuffer.allocate(t.size() * (t.isInteger() ? 8 : floats.bytes()))
+                        .order(ByteOrder.LITTLE_ENDIAN);
                 if (t.isInteger()) {
                     data.asLongBuffer().put(t.longs());
-                } else {
+                } else if (floats == FloatFormat.F32) {
                     data.asFloatBuffer().put(t.floats());
+                } else {
+                    for (float v : t.floats()) {
+                        data.putShort(Float16.fromFloat(v));
+                    }
                 }
                 out.write(data.array());
             }
@@ -224,24 +235,6 @@ public final class SafeTensors {
                     return HostTensor.ofLongs(name, shape, v);
                 }
             }
-        }
-    }
-
-    /** IEEE 754 half precision to float (Float.float16ToFloat is Java 20+). */
-    private static final class Float16 {
-        static float toFloat(short bits) {
-            int h = bits & 0xffff;
-            int sign = (h >>> 15) << 31;
-            int exp = (h >>> 10) & 0x1f;
-            int mant = h & 0x3ff;
-            if (exp == 0) {
-                float v = mant * 0x1p-24f;
-                return sign == 0 ? v : -v;
-            }
-            if (exp == 31) {
-                return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-            }
-            return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.backdoorguard.core.detect;
 
+import dev.backdoorguard.core.bundle.FloatFormat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,8 +21,19 @@ public final class CriticalLayerCalibration {
     private final int numClasses;
     private final WeightMode weightMode;
     private final ThresholdRule rule;
+    private final FloatFormat centroidFormat;
 
+    /** A calibration whose centroids are stored exactly (F32). */
     public CriticalLayerCalibration(List<String> taps, int numClasses, WeightMode weightMode, ThresholdRule rule) {
+        this(taps, numClasses, weightMode, rule, FloatFormat.F32);
+    }
+
+    /**
+     * A calibration whose centroids will be stored in {@code centroidFormat}: they are rounded to it
+     * before the benign scores are computed, so the thresholds hold for the centroids as served.
+     */
+    public CriticalLayerCalibration(List<String> taps, int numClasses, WeightMode weightMode, ThresholdRule rule,
+            FloatFormat centroidFormat) {
         if (taps.size() < 3) {
             throw new IllegalArgumentException("the critical-layer search needs at least 3 taps, got " + taps);
         }
@@ -32,6 +44,7 @@ public final class CriticalLayerCalibration {
         this.numClasses = numClasses;
         this.weightMode = weightMode;
         this.rule = rule;
+        this.centroidFormat = java.util.Objects.requireNonNull(centroidFormat, "centroidFormat");
     }
 
     /**
@@ -49,7 +62,7 @@ public final class CriticalLayerCalibration {
         // Reference counts first: they follow from the data alone, the localisation counts from the model.
         double[][][] ref = sums.centroids(sums.refSum, sums.nRef, "reference (grouped by true label)");
         double[][][] loc = sums.centroids(sums.locSum, sums.nLoc, "localisation (grouped by predicted label)");
-        float[][][] refFloat = toFloat(ref);
+        float[][][] refFloat = toFloat(ref, centroidFormat);
 
         // Pass 2: the mean similarity to the localisation centroid, and every sample's cosine to its
         // true class's reference centroid on every tap (S is not known yet; L doubles per sample).
@@ -130,7 +143,7 @@ public final class CriticalLayerCalibration {
             classes.add(new ClassStatistics(c, lstar[c], candidates, weights[c], centroids, mean, std,
                     rule.threshold(s, mean, std), sums.nLoc[c], sums.nRef[c], a[c], delta[c]));
         }
-        return new DetectorCalibration(taps, sums.dims, weightMode, rule, classes, warnings);
+        return new DetectorCalibration(taps, sums.dims, weightMode, rule, classes, warnings, centroidFormat);
     }
 
     /** w_{c,j} for the candidates l*−2, l*−1, l* of every class, per mode (spec §3.6). */
@@ -164,14 +177,14 @@ public final class CriticalLayerCalibration {
         return w;
     }
 
-    private static float[][][] toFloat(double[][][] centroids) {
+    private static float[][][] toFloat(double[][][] centroids, FloatFormat format) {
         float[][][] out = new float[centroids.length][][];
         for (int c = 0; c < centroids.length; c++) {
             out[c] = new float[centroids[c].length][];
             for (int l = 0; l < centroids[c].length; l++) {
                 out[c][l] = new float[centroids[c][l].length];
                 for (int k = 0; k < out[c][l].length; k++) {
-                    out[c][l][k] = (float) centroids[c][l][k];
+                    out[c][l][k] = format.round((float) centroids[c][l][k]);
                 }
             }
         }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.bundle.BundleException;
+import dev.backdoorguard.core.bundle.FloatFormat;
 import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.bundle.SafeTensors;
@@ -20,7 +21,7 @@ import java.util.Map;
 /**
  * The detector's files in a bundle (spec §8): {@code detector.json} (rule, per-class layers, weights,
  * statistics, diagnostics, warnings and provenance) and {@code detector.safetensors} (the centroids,
- * F32 {@code centroid.<c>.<tap>} of shape [d_l]). Loading verifies that the artifact belongs to the
+ * {@code centroid.<c>.<tap>} of shape [d_l], F32 or, when calibrated so, F16). Loading verifies that the artifact belongs to the
  * bundle's weights and {@code model.json} by their SHA-256.
  *
  * @param calibration the calibration
@@ -56,7 +57,8 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
                 tensors.put(key, HostTensor.ofFloats(key, new long[] {centroid.length}, centroid));
             }
         }
-        SafeTensors.write(dir.resolve(TENSORS_FILE), tensors, Map.of("format", "backdoor-guard-detector"));
+        SafeTensors.write(dir.resolve(TENSORS_FILE), tensors, Map.of("format", "backdoor-guard-detector"),
+                calibration.centroidFormat());
     }
 
     static String key(int classIndex, String tap) {
@@ -76,6 +78,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
             dims.add(d);
         }
         root.put("weight_mode", cal.weightMode().id());
+        root.put("centroid_dtype", cal.centroidFormat().name());
         root.put("threshold_rule", cal.rule().kind().id());
         if (cal.rule().kind() == ThresholdRule.Kind.GAUSSIAN) {
             root.put("tau", cal.rule().tau());
@@ -146,6 +149,8 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         required(root, "taps").forEach(t -> taps.add(t.asText()));
         int[] dims = ints(required(root, "dims"));
         WeightMode mode = WeightMode.parse(required(root, "weight_mode").asText());
+        // Absent in artifacts written before F16 storage existed: those are F32.
+        FloatFormat centroidFormat = FloatFormat.parse(root.path("centroid_dtype").asText("F32"));
         ThresholdRule.Kind kind = ThresholdRule.Kind.parse(required(root, "threshold_rule").asText());
         ThresholdRule rule = kind == ThresholdRule.Kind.GAUSSIAN
                 ? ThresholdRule.gaussian(required(root, "tau").asDouble())
@@ -162,7 +167,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
                 String key = key(index, taps.get(candidates[j]));
                 HostTensor t = tensors.get(key);
                 if (t == null || t.isInteger()) {
-                    throw new IllegalArgumentException(TENSORS_FILE + " has no F32 centroid '" + key + "'");
+                    throw new IllegalArgumentException(TENSORS_FILE + " has no floating-point centroid '" + key + "'");
                 }
                 centroids[j] = t.floats();
             }
@@ -177,7 +182,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         if (!provenance.isObject()) {
             throw new IllegalArgumentException("'provenance' must be an object");
         }
-        return new DetectorArtifact(new DetectorCalibration(taps, dims, mode, rule, classes, warnings),
+        return new DetectorArtifact(new DetectorCalibration(taps, dims, mode, rule, classes, warnings, centroidFormat),
                 (ObjectNode) provenance);
     }
 

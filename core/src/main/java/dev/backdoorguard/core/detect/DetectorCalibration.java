@@ -1,22 +1,25 @@
 package dev.backdoorguard.core.detect;
 
+import dev.backdoorguard.core.bundle.FloatFormat;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * A complete critical-layer calibration: the architecture's ordered taps and their flattened
  * dimensions, the weight mode and threshold rule, one {@link ClassStatistics} per class (in class
- * order) and the warnings raised while calibrating (e.g. negative weights).
+ * order), the warnings raised while calibrating (e.g. negative weights) and the format the
+ * centroids are stored in (the statistics were computed with the centroids as stored).
  */
 public record DetectorCalibration(
         List<String> taps, int[] dims, WeightMode weightMode, ThresholdRule rule, List<ClassStatistics> classes,
-        List<String> warnings) {
+        List<String> warnings, FloatFormat centroidFormat) {
     public static final String METHOD = "critical-layer";
 
     public DetectorCalibration {
         taps = List.copyOf(taps);
         classes = List.copyOf(classes);
         warnings = List.copyOf(warnings);
+        java.util.Objects.requireNonNull(centroidFormat, "centroidFormat");
         if (dims.length != taps.size()) {
             throw new IllegalArgumentException(taps.size() + " taps but " + dims.length + " dimensions");
         }

@@ -10,6 +10,7 @@ import dev.backdoorguard.core.TestModels;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.BundleException;
 import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.bundle.FloatFormat;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.bundle.SafeTensors;
 import dev.backdoorguard.core.data.ImageDataset;
@@ -212,6 +213,46 @@ class GuardedModelGuardTest {
         }
         assertThat(SafeTensors.read(bundle.resolve(DetectorArtifact.TENSORS_FILE)).keySet())
                 .contains("centroid.0." + calibration.taps().get(calibration.classes().get(0).criticalLayer()));
+    }
+
+    @Test
+    void halfPrecisionCentroidsAreRoundedBeforeTheStatisticsAndServedAsCalibrated() throws Exception {
+        Path half = tmp.resolve("half");
+        DetectorCalibration f16;
+        try (Classifier classifier = Classifier.create(TestModels.fashion("cnn-small", null), Architectures.standard(), 7)) {
+            Bundles.write(half, false, classifier.spec(), classifier.stateDict(), null);
+            FeatureSource features = new ClassifierFeatures(classifier, images, 16, done -> {});
+            FeatureSource byLabel = consumer -> features.forEachBatch(b -> consumer.accept(
+                    new FeatureBatch(b.size(), b.labels(), b.labels(), b.features())));
+            f16 = new CriticalLayerCalibration(classifier.architecture().taps(), 10, WeightMode.UNWEIGHTED,
+                    ThresholdRule.gaussian(2.5), FloatFormat.F16).calibrate(byLabel);
+        }
+        writeDetector(half, f16);
+        for (ClassStatistics s : f16.classes()) {
+            for (float[] centroid : s.centroids()) {
+                for (float v : centroid) {
+                    assertThat(FloatFormat.F16.round(v)).isEqualTo(v);
+                }
+            }
+        }
+        DetectorCalibration back = DetectorArtifact.read(half).calibration();
+        assertThat(back.centroidFormat()).isEqualTo(FloatFormat.F16);
+        for (int c = 0; c < 10; c++) {
+            for (int j = 0; j < 3; j++) {
+                assertThat(back.classes().get(c).centroids()[j]).isEqualTo(f16.classes().get(c).centroids()[j]);
+            }
+        }
+        assertThat(Files.size(half.resolve(DetectorArtifact.TENSORS_FILE)))
+                .isLessThan(Files.size(bundle.resolve(DetectorArtifact.TENSORS_FILE)) * 6 / 10);
+        // The thresholds barely move: the rounding is far below the benign spread.
+        for (int c = 0; c < 10; c++) {
+            assertThat(f16.classes().get(c).threshold()).isCloseTo(calibration.classes().get(c).threshold(),
+                    org.assertj.core.data.Offset.offset(1e-3));
+        }
+        try (ModelGuard guard = ModelGuard.load(half, Architectures.standard())) {
+            BatchPrediction p = guard.predict(batch(0, 8), true);
+            assertThat(p.isGuarded()).isTrue();
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.backdoorguard.offline.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.FloatFormat;
 import dev.backdoorguard.core.bundle.AtomicDirectory;
 import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.data.Datasets;
@@ -81,6 +82,12 @@ public final class CalibrateCommand implements Callable<Integer> {
                     + " class; fails when the critical layer is the last tap).")
     String weightMode;
 
+    @Option(names = "--centroid-dtype", defaultValue = "F32", paramLabel = "F32|F16",
+            description = "How detector.safetensors stores the class centroids: F32 (default, exact) or F16 (half"
+                    + " the size, for small bundles or many classes; the centroids are rounded before the benign"
+                    + " statistics are computed, so the thresholds match what is served).")
+    String centroidDtype;
+
     @Option(names = "--seed", defaultValue = "0",
             description = "Seed of the clean-data draw (default: ${DEFAULT-VALUE}; the set `guard attack` held out"
                     + " for the same seed and fraction).")
@@ -126,6 +133,12 @@ public final class CalibrateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ThresholdRule rule = rule();
         WeightMode mode = WeightMode.parse(weightMode);
+        FloatFormat centroidFormat;
+        try {
+            centroidFormat = FloatFormat.parse(centroidDtype);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--centroid-dtype: " + e.getMessage());
+        }
         if (batchSize < 1) {
             throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         }
@@ -148,7 +161,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                     done -> progress.features(done, cleanSet.size()));
             long calibrateStart = System.nanoTime();
             DetectorCalibration calibration = new CriticalLayerCalibration(classifier.architecture().taps(), k, mode,
-                    rule).calibrate(features);
+                    rule, centroidFormat).calibrate(features);
             double calibrateSeconds = (System.nanoTime() - calibrateStart) / 1e9;
 
             ObjectNode provenance = provenance(classifier, cleanData, weightsSha, modelJsonSha);
@@ -157,6 +170,7 @@ public final class CalibrateCommand implements Callable<Integer> {
             report.put("method", DetectorCalibration.METHOD);
             ObjectNode config = report.putObject("config");
             config.put("weight_mode", mode.id());
+            config.put("centroid_dtype", centroidFormat.name());
             config.put("threshold_rule", rule.kind().id());
             config.put("tau", rule.tau());
             config.put("target_fpr", rule.targetFpr());
