@@ -45,8 +45,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "fashion-mnist", description = "Model to ask (default: ${DEFAULT-VALUE}).")
     String model;
 
-    @Option(names = "--backdoored", paramLabel = "NAME",
-            description = "Also ask this served model (e.g. the unpurified one) and show its answers.")
+    @Option(names = "--backdoored", paramLabel = "NAME", defaultValue = "fashion-mnist-backdoored",
+            description = "Also ask this served model (the unpurified one, guarded too) and show its answers and"
+                    + " the guard's verdicts (default: ${DEFAULT-VALUE}, shipped in the demo repository; shown as n/a"
+                    + " when it is not served).")
     String backdoored;
 
     @Option(names = "--clean", defaultValue = "4", description = "Clean test images to send (default: ${DEFAULT-VALUE}).")
@@ -180,7 +182,7 @@ final class DemoCommand implements Callable<Integer> {
         String otherNote = "n/a (no --backdoored model)";
         if (backdoored != null) {
             try {
-                other = client.predict(PredictRequest.of(backdoored, batch).withMode(GuardMode.OFF)
+                other = client.predict(PredictRequest.of(backdoored, batch).withMode(GuardMode.FLAG)
                         .withLabels(names));
             } catch (GuardClientException e) {
                 if (e.code() != Status.Code.NOT_FOUND) {
@@ -195,7 +197,8 @@ final class DemoCommand implements Callable<Integer> {
                 "backdoored model" + (backdoored != null ? " (" + backdoored + ")" : ""));
         for (int n = 0; n < indices.size(); n++) {
             ItemResult item = served.items().get(n);
-            String otherAnswer = other == null ? "n/a" : other.items().get(n).labelText();
+            String otherAnswer = other == null ? "n/a" : other.items().get(n).labelText()
+                    + (other.items().get(n).flagged() ? "  FLAGGED" : "  ok");
             out.printf(format, "#" + indices.get(n), marks.get(n) ? "badnets" : "clean",
                     names.get(data.label(indices.get(n))), item.labelText(),
                     String.format(Locale.ROOT, "%.3f", item.probability()),
@@ -216,8 +219,20 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
         }
-        out.printf("Flagged: %d of %d triggered, %d of %d clean.%n", flaggedTriggered,
+        out.printf("Flagged by the guard of %s: %d of %d triggered, %d of %d clean.%n", model, flaggedTriggered,
                 marks.stream().filter(m -> m).count(), flaggedClean, marks.stream().filter(m -> !m).count());
+        if (other != null) {
+            long hijacked = 0;
+            long caught = 0;
+            for (int n = 0; n < indices.size(); n++) {
+                if (marks.get(n) && other.items().get(n).label() == targetClass) {
+                    hijacked++;
+                    caught += other.items().get(n).flagged() ? 1 : 0;
+                }
+            }
+            out.printf("Backdoored model %s: %d of %d triggered images hijacked to class %d, %d of those flagged.%n",
+                    backdoored, hijacked, marks.stream().filter(m -> m).count(), targetClass, caught);
+        }
     }
 
     /** {@code guard.home} if bin/guard set it, else the checkout this jar was built in (client/target/x.jar). */
