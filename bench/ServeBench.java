@@ -1,7 +1,8 @@
 // Server throughput against the raw forward pass of the same model, side by side in one run
 // (DESIGN §8). Run through bench/serve_bench.sh, which builds the class path from the server jars.
 //   java ServeBench.java bundle DIR ARCH          write a seeded random-init 1x28x28, 10-class bundle
-//   java ServeBench.java raw DIR BATCH SECONDS    ModelGuard.predict in a loop (no server), one thread
+//   java ServeBench.java raw DIR BATCH SECONDS [guard]   ModelGuard.predict in a loop (no server), one thread;
+//                                                 with "guard": the bundle's detector scores every batch too
 //   java ServeBench.java grpc PORT MODEL CLIENTS ITEMS SECONDS   ModelInfer from CLIENTS threads
 import com.google.protobuf.ByteString;
 import dev.backdoorguard.core.arch.Architectures;
@@ -27,7 +28,8 @@ public class ServeBench {
     public static void main(String[] args) throws Exception {
         switch (args[0]) {
             case "bundle" -> bundle(Path.of(args[1]), args[2]);
-            case "raw" -> raw(Path.of(args[1]), Integer.parseInt(args[2]), Double.parseDouble(args[3]));
+            case "raw" -> raw(Path.of(args[1]), Integer.parseInt(args[2]), Double.parseDouble(args[3]),
+                    args.length > 4 && args[4].equals("guard"));
             case "grpc" -> grpc(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]), Double.parseDouble(args[5]));
             default -> throw new IllegalArgumentException("mode: bundle | raw | grpc");
@@ -51,21 +53,24 @@ public class ServeBench {
         return p;
     }
 
-    static void raw(Path dir, int batch, double seconds) throws Exception {
-        try (ModelGuard guard = new ModelGuard(Classifier.load(dir, Architectures.standard()))) {
+    static void raw(Path dir, int batch, double seconds, boolean guarded) throws Exception {
+        try (ModelGuard guard = ModelGuard.load(dir, Architectures.standard())) {
+            if (guarded && !guard.hasDetector()) {
+                throw new IllegalArgumentException(dir + " has no detector to run");
+            }
             PixelBatch b = new PixelBatch(pixels(batch), batch, 1, 28, 28);
             for (int i = 0; i < 20; i++) {
-                guard.predict(b, false);
+                guard.predict(b, guarded);
             }
             long items = 0;
             long start = System.nanoTime();
             long end = start + (long) (seconds * 1e9);
             while (System.nanoTime() < end) {
-                guard.predict(b, false);
+                guard.predict(b, guarded);
                 items += batch;
             }
             double s = (System.nanoTime() - start) / 1e9;
-            System.out.printf("raw forward   batch %d: %.0f images/s%n", batch, items / s);
+            System.out.printf("raw forward%s batch %d: %.0f images/s%n", guarded ? "+guard" : "", batch, items / s);
         }
     }
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The serving benchmark of docs/BENCHMARKS.md §6, in one run on one machine:
+#   1. the raw forward pass of the served model (ModelGuard.predict in a loop, no server), guard off and
+#      on, at batch 1, 8 and 32 (the server's max batch);
+#   2. guard serve on the same bundle, driven by guard bench (closed loop, one Fashion-MNIST image per
+#      request, 10% badnets-triggered) at concurrency 1, 8 and 64, guard mode off and flag; the mean
+#      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
+#   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64 with the server's resident memory sampled.
+# Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]      env: SOAK_SECONDS (default 0), OUT (dir)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+repo="${1:-$here/demo/models}"; model="${2:-fashion-mnist}"; seconds="${3:-20}"
+soak="${SOAK_SECONDS:-0}"; out="${OUT:-$(mktemp -d)}"; mkdir -p "$out"
+guard="$here/bin/guard"
+[ -f "$here/server/target/guard-server.jar" ] || (cd "$here" && mvn -q -B -DskipTests package)
+cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"
+bundle="$(ls -d "$repo/$model"/*/ | sort -V | tail -1)"
+threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1   # what guard serve picks: cores / 2 workers
+raw() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
+  -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
+  -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$@"; }
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)" | tee "$out/summary.txt"
+for b in 1 8 32; do
+  raw "$b" "$seconds" | tee -a "$out/raw.txt"
+  raw "$b" "$seconds" guard | tee -a "$out/raw.txt"
+done
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$guard" serve --model-repository "$repo" --port 0 --metrics-port "$metrics_port" > "$out/serve.log" 2>&1 &
+pid=$!; trap 'kill "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do grep -q "gRPC on port" "$out/serve.log" && break; sleep 0.5; done
+port="$(grep -o 'gRPC on port [0-9]*' "$out/serve.log" | grep -o '[0-9]*$')"
+batch_stats() { curl -s "http://127.0.0.1:$metrics_port/metrics" | awk -v m="$model" '
+  /^guard_batch_size_sum/ && index($0, "model=\"" m "\"") {s=$2} /^guard_batch_size_count/ && index($0, "model=\"" m "\"") {c=$2}
+  END {printf "%s %s\n", s+0, c+0}'; }
+for c in 1 8 64; do
+  for mode in off flag; do
+    read -r s0 c0 < <(batch_stats)
+    "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
+      --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"
+    read -r s1 c1 < <(batch_stats)
+    python3 - "$out/bench-c$c-$mode.json" "$s0" "$c0" "$s1" "$c1" <<'PY'
+import json, sys
+f, s0, c0, s1, c1 = sys.argv[1], *map(float, sys.argv[2:])
+d = json.load(open(f)); d["mean_batch"] = (s1 - s0) / max(c1 - c0, 1)
+json.dump(d, open(f, "w"), indent=1)
+PY
+  done
+done
+if [ "$soak" -gt 0 ]; then
+  echo "t_seconds rss_kib" > "$out/soak-rss.txt"
+  "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency 64 --mode flag \
+    --duration "${soak}s" --triggered 0.1 --json 2>/dev/null > "$out/soak.json" &
+  bpid=$!; t=0
+  while kill -0 "$bpid" 2>/dev/null; do
+    echo "$t $(awk '/VmRSS/ {print $2}' /proc/$pid/status)" >> "$out/soak-rss.txt"; sleep 30; t=$((t + 30))
+  done
+  wait "$bpid"
+fi
+python3 "$here/bench/summarize_serve.py" "$out" | tee -a "$out/summary.txt"
