@@ -104,10 +104,17 @@ class CalibrateCommandTest {
         assertThat(r.err()).contains("calibrate: features pass 2/2", "calibrate: evaluate");
         report = JSON.readTree(r.out());
         JsonNode eval = report.get("evaluation");
-        // Observed on this model (ACC ~68%, ASR ~82%): AUROC 0.99, TPR 0.89, FPR 0.019 at tau = 2.5.
-        assertThat(eval.get("auroc").asDouble()).isGreaterThan(0.95);
-        assertThat(eval.get("tpr").asDouble()).isGreaterThan(0.75);
-        assertThat(eval.get("fpr").asDouble()).isLessThan(0.05);
+        // This 3-epoch model is weak (ACC 64-68%), and misclassified clean images, scored against the
+        // wrong class's centroids, are the main source of false positives (critical-layer.md §10).
+        // Observed: AUROC 0.97-0.99, TPR 0.88-0.89, FPR 0.019-0.053 overall, about 0.7% on the
+        // correctly classified images. (The benchmark's properly trained model: docs/BENCHMARKS.md.)
+        assertThat(eval.get("auroc").asDouble()).as(eval.toString()).isGreaterThan(0.95);
+        assertThat(eval.get("tpr").asDouble()).as(eval.toString()).isGreaterThan(0.75);
+        assertThat(eval.get("fpr").asDouble()).as(eval.toString()).isLessThan(0.08);
+        double correctFlagged = eval.get("false_positives").asInt() - eval.get("misclassified_clean_flagged").asInt();
+        double correctTotal = eval.get("clean_total").asInt() - eval.get("misclassified_clean_total").asInt();
+        assertThat(correctFlagged / correctTotal).as("FPR on correctly classified clean images, " + eval)
+                .isLessThan(0.02);
         assertThat(eval.get("triggered_total").asInt()).isGreaterThan(3000);
         assertThat(eval.get("clean_total").asInt()).isEqualTo(10000);
 
