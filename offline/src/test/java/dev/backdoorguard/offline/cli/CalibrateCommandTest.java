@@ -7,10 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.guard.ModelGuard;
-import dev.backdoorguard.offline.GuardOffline;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -40,16 +37,8 @@ class CalibrateCommandTest {
     private Map<String, String> before;
     private JsonNode report;
 
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cli = GuardOffline.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    private static CommandLineTest.Run run(String... args) {
+        return CommandLineTest.run(args);
     }
 
     static Map<String, String> hashes(Path dir) throws IOException {
@@ -65,7 +54,7 @@ class CalibrateCommandTest {
     @BeforeAll
     void trainASmallBackdooredModel() throws Exception {
         model = tmp.resolve("m0");
-        Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
+        CommandLineTest.Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
                 "--max-train", "6000", "--seed", "1", "--padding", "0", "--no-flip", "--out", model.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         before = hashes(model);
@@ -85,12 +74,12 @@ class CalibrateCommandTest {
         };
         for (int i = 0; i < cases.length; i++) {
             String[] args = Stream.concat(Stream.of("calibrate", "--model", m), Stream.of(cases[i])).toArray(String[]::new);
-            Run r = run(args);
+            CommandLineTest.Run r = run(args);
             assertThat(r.exit()).as(String.join(" ", cases[i]) + ": " + r.err()).isEqualTo(ErrorHandler.BAD_INPUT);
             assertThat(r.err()).contains(expected[i]);
             assertThat(hashes(model)).isEqualTo(before);
         }
-        Run missing = run("calibrate", "--model", tmp.resolve("nope").toString());
+        CommandLineTest.Run missing = run("calibrate", "--model", tmp.resolve("nope").toString());
         assertThat(missing.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
         assertThat(missing.err()).contains("nope");
     }
@@ -98,7 +87,7 @@ class CalibrateCommandTest {
     @Test
     @Order(2)
     void calibrateSeparatesTriggeredFromCleanImagesAndKeepsTheRestOfTheBundle() throws Exception {
-        Run r = run("calibrate", "--model", model.toString(), "--clean-fraction", "0.02", "--tau", "2.5",
+        CommandLineTest.Run r = run("calibrate", "--model", model.toString(), "--clean-fraction", "0.02", "--tau", "2.5",
                 "--eval-trigger", "badnets", "--eval-target", "0", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("calibrate: features pass 2/2", "calibrate: evaluate");
@@ -148,7 +137,7 @@ class CalibrateCommandTest {
     @Test
     @Order(3)
     void evaluateWithDetectorReportsTheSameFigures() throws Exception {
-        Run r = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--target", "0", "--detector",
+        CommandLineTest.Run r = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--target", "0", "--detector",
                 "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         JsonNode d = JSON.readTree(r.out()).get("detector");
@@ -156,7 +145,7 @@ class CalibrateCommandTest {
         for (String field : new String[] {"tpr", "fpr", "auroc", "true_positives", "false_positives"}) {
             assertThat(d.get(field)).as(field).isEqualTo(eval.get(field));
         }
-        Run noTrigger = run("evaluate", "--model", model.toString(), "--detector");
+        CommandLineTest.Run noTrigger = run("evaluate", "--model", model.toString(), "--detector");
         assertThat(noTrigger.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
         assertThat(noTrigger.err()).contains("--detector needs --trigger");
     }
@@ -164,14 +153,14 @@ class CalibrateCommandTest {
     @Test
     @Order(4)
     void theQuantileRuleAndTheWeightedModesRecalibrateInPlace() throws Exception {
-        Run q = run("calibrate", "--model", model.toString(), "--fpr", "0.01", "--json");
+        CommandLineTest.Run q = run("calibrate", "--model", model.toString(), "--fpr", "0.01", "--json");
         assertThat(q.exit()).as(q.err()).isZero();
         JsonNode detector = JSON.readTree(model.resolve("detector.json").toFile());
         assertThat(detector.get("threshold_rule").asText()).isEqualTo("quantile");
         assertThat(detector.get("target_fpr").asDouble()).isEqualTo(0.01);
         assertThat(Files.exists(model.resolve("calibration-roc.png"))).as("stale charts removed").isFalse();
 
-        Run faithful = run("calibrate", "--model", model.toString(), "--weight-mode", "code-faithful");
+        CommandLineTest.Run faithful = run("calibrate", "--model", model.toString(), "--weight-mode", "code-faithful");
         JsonNode d = JSON.readTree(model.resolve("detector.json").toFile());
         boolean anyLast = false;
         for (JsonNode c : d.get("classes")) {
