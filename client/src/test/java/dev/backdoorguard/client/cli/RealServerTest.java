@@ -193,7 +193,7 @@ class RealServerTest {
                 repository.toString(), "--clean", "2", "--triggered", "2");
         assertThat(demo.exitCode()).as(demo.err() + demo.out()).isZero();
         assertThat(demo.out().lines().filter(line -> line.startsWith("#"))).hasSize(4);
-        assertThat(demo.out()).contains("n/a (no --backdoored model)").contains("Server stopped.");
+        assertThat(demo.out()).contains("n/a (fashion-mnist-backdoored is not served)").contains("Server stopped.");
         Matcher metrics = Pattern.compile("Metrics: http://127\\.0\\.0\\.1:\\d+/metrics").matcher(demo.out());
         assertThat(metrics.find()).isTrue();
     }
