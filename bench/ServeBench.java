@@ -1,8 +1,8 @@
 // Server throughput against the raw forward pass of the same model, side by side in one run
 // (DESIGN §8). Run through bench/serve_bench.sh, which builds the class path from the server jars.
 //   java ServeBench.java bundle DIR ARCH          write a seeded random-init 1x28x28, 10-class bundle
-//   java ServeBench.java raw DIR BATCH SECONDS [guard]   ModelGuard.predict in a loop (no server), one thread;
-//                                                 with "guard": the bundle's detector scores every batch too
+//   java ServeBench.java raw DIR BATCH SECONDS guard|plain WORKERS   ModelGuard.predict in a loop from WORKERS
+//                                                 threads (no server); "guard": the detector scores every batch
 //   java ServeBench.java grpc PORT MODEL CLIENTS ITEMS SECONDS   ModelInfer from CLIENTS threads
 import com.google.protobuf.ByteString;
 import dev.backdoorguard.core.arch.Architectures;
@@ -29,7 +29,7 @@ public class ServeBench {
         switch (args[0]) {
             case "bundle" -> bundle(Path.of(args[1]), args[2]);
             case "raw" -> raw(Path.of(args[1]), Integer.parseInt(args[2]), Double.parseDouble(args[3]),
-                    args.length > 4 && args[4].equals("guard"));
+                    args[4].equals("guard"), Integer.parseInt(args[5]));
             case "grpc" -> grpc(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]), Double.parseDouble(args[5]));
             default -> throw new IllegalArgumentException("mode: bundle | raw | grpc");
@@ -53,24 +53,40 @@ public class ServeBench {
         return p;
     }
 
-    static void raw(Path dir, int batch, double seconds, boolean guarded) throws Exception {
+    /**
+     * {@code workers} threads calling predict on one shared model, as the server's inference workers do
+     * (each with the same PyTorch thread settings), so the baseline gets the server's cores.
+     */
+    static void raw(Path dir, int batch, double seconds, boolean guarded, int workers) throws Exception {
         try (ModelGuard guard = ModelGuard.load(dir, Architectures.standard())) {
             if (guarded && !guard.hasDetector()) {
                 throw new IllegalArgumentException(dir + " has no detector to run");
             }
             PixelBatch b = new PixelBatch(pixels(batch), batch, 1, 28, 28);
-            for (int i = 0; i < 20; i++) {
+            long warmupEnd = System.nanoTime() + 2_000_000_000L;
+            while (System.nanoTime() < warmupEnd) {
                 guard.predict(b, guarded);
             }
-            long items = 0;
+            java.util.concurrent.atomic.AtomicLong items = new java.util.concurrent.atomic.AtomicLong();
             long start = System.nanoTime();
             long end = start + (long) (seconds * 1e9);
-            while (System.nanoTime() < end) {
-                guard.predict(b, guarded);
-                items += batch;
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                Thread t = new Thread(() -> {
+                    while (System.nanoTime() < end) {
+                        guard.predict(b, guarded);
+                        items.addAndGet(batch);
+                    }
+                });
+                threads.add(t);
+                t.start();
+            }
+            for (Thread t : threads) {
+                t.join();
             }
             double s = (System.nanoTime() - start) / 1e9;
-            System.out.printf("raw forward%s batch %d: %.0f images/s%n", guarded ? "+guard" : "", batch, items / s);
+            System.out.printf("raw forward%s batch %d: %.0f images/s%n", guarded ? "+guard" : "", batch,
+                    items.get() / s);
         }
     }
 

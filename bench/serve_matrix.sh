@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The serving benchmark of docs/BENCHMARKS.md §6, in one run on one machine:
-#   1. the raw forward pass of the served model (ModelGuard.predict in a loop, no server), guard off and
-#      on, at batch 1, 8 and 32 (the server's max batch);
+#   1. the raw forward pass of the served model (ModelGuard.predict in a loop from the server's two
+#      worker threads with its PyTorch thread settings, no server), guard off and on, at batch 1, 8
+#      and 32 (the server's max batch);
 #   2. guard serve on the same bundle, driven by guard bench (closed loop, one Fashion-MNIST image per
 #      request, 10% badnets-triggered) at concurrency 1, 8 and 64, guard mode off and flag; the mean
 #      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
@@ -15,14 +16,15 @@ guard="$here/bin/guard"
 [ -f "$here/server/target/guard-server.jar" ] || (cd "$here" && mvn -q -B -DskipTests package)
 cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"
 bundle="$(ls -d "$repo/$model"/*/ | sort -V | tail -1)"
-threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1   # what guard serve picks: cores / 2 workers
+workers=2                                                          # guard serve's default GUARD_WORKERS
+threads=$(( $(nproc) / workers )); [ "$threads" -ge 1 ] || threads=1   # what guard serve picks: cores / workers
 raw() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
   -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$@"; }
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)" | tee "$out/summary.txt"
-for b in 1 8 32; do
-  raw "$b" "$seconds" | tee -a "$out/raw.txt"
-  raw "$b" "$seconds" guard | tee -a "$out/raw.txt"
+for b in 1 8 32; do   # the baseline: the server's workers and threads, no gRPC, no queue
+  raw "$b" "$seconds" plain "$workers" | tee -a "$out/raw.txt"
+  raw "$b" "$seconds" guard "$workers" | tee -a "$out/raw.txt"
 done
 metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$guard" serve --model-repository "$repo" --port 0 --metrics-port "$metrics_port" > "$out/serve.log" 2>&1 &

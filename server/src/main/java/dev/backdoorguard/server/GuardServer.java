@@ -108,16 +108,16 @@ public final class GuardServer implements AutoCloseable {
         if (healthOnly != null) {
             healthOnly.shutdownNow();  // after the drain, so probes saw NOT_SERVING meanwhile
         }
-        models.close();
-        if (metricsEndpoint != null) {
-            metricsEndpoint.close();
-        }
-        for (AutoCloseable c : others) {
+        for (AutoCloseable c : others) {  // the repository watch among them: stopped before the models close
             try {
                 c.close();
             } catch (Exception e) {
                 logger.warn("closing {} failed", c, e);
             }
+        }
+        models.close();
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
         }
         logger.info("stopped");
     }

@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param token           when set, the repository RPCs need {@code authorization: Bearer <token>}
  * @param healthPort      a plaintext port serving only grpc.health.v1 (Kubernetes gRPC probes speak no
  *                        TLS); -1 for none, 0 picks a free one
+ * @param watchInterval   how often the repository is re-read for new models and versions (zero: no
+ *                        watch; repository mode only)
  */
 public record ServerConfig(
         int port,
@@ -43,7 +45,8 @@ public record ServerConfig(
         String token,
         int torchThreads,
         int torchInteropThreads,
-        int healthPort) {
+        int healthPort,
+        Duration watchInterval) {
 
     /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
     public static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -59,7 +62,8 @@ public record ServerConfig(
             Map.entry("GUARD_MODE", "flag"),
             Map.entry("GUARD_TORCH_THREADS", "0"),
             Map.entry("GUARD_TORCH_INTEROP_THREADS", "1"),
-            Map.entry("GUARD_HEALTH_PORT", "-1"));
+            Map.entry("GUARD_HEALTH_PORT", "-1"),
+            Map.entry("GUARD_WATCH_INTERVAL_MS", "0"));
 
     public ServerConfig {
         checkPort(port, "port", false);
@@ -94,6 +98,13 @@ public record ServerConfig(
         }
         if (token != null && token.isBlank()) {
             throw new IllegalArgumentException("the repository token must not be blank");
+        }
+        Objects.requireNonNull(watchInterval, "watchInterval");
+        if (watchInterval.isNegative()) {
+            throw new IllegalArgumentException("the repository watch interval must not be negative");
+        }
+        if (!watchInterval.isZero() && model != null) {
+            throw new IllegalArgumentException("--watch-interval-ms applies to --model-repository, not --model");
         }
         if (torchThreads < 0 || torchInteropThreads < 1) {
             throw new IllegalArgumentException("torch threads must be >= 0 and interop threads >= 1");
@@ -135,7 +146,8 @@ public record ServerConfig(
                 blankToNull(settings.get("GUARD_TOKEN")),
                 integer(settings, "GUARD_TORCH_THREADS"),
                 integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
-                integer(settings, "GUARD_HEALTH_PORT"));
+                integer(settings, "GUARD_HEALTH_PORT"),
+                Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")));
     }
 
     /** The batcher's part of the settings. */

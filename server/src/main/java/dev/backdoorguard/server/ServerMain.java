@@ -7,6 +7,7 @@ import dev.backdoorguard.server.metrics.GuardMetrics;
 import dev.backdoorguard.server.metrics.MetricsEndpoint;
 import dev.backdoorguard.server.repository.ModelLoader;
 import dev.backdoorguard.server.repository.ModelRepository;
+import dev.backdoorguard.server.repository.RepositoryWatcher;
 import dev.backdoorguard.server.rpc.BearerTokenInterceptor;
 import dev.backdoorguard.server.rpc.GuardInspectService;
 import dev.backdoorguard.server.rpc.InferenceService;
@@ -140,6 +141,13 @@ public final class ServerMain implements Callable<Integer> {
             description = "PyTorch inter-op threads (env GUARD_TORCH_INTEROP_THREADS, default 1).")
     String torchInteropThreads;
 
+    @Option(names = "--watch-interval-ms", paramLabel = "MS",
+            description = "Re-read the model repository every MS milliseconds: new models and versions are loaded"
+                    + " (and go live after a warm-up), models whose directory is gone are unloaded; a version that"
+                    + " fails to load is retried when its files change; 0 = no watch (env GUARD_WATCH_INTERVAL_MS,"
+                    + " default 0). Copy a new version in under another name and rename it into place.")
+    String watchInterval;
+
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new ServerMain());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -175,6 +183,7 @@ public final class ServerMain implements Callable<Integer> {
         put(settings, "GUARD_TLS_CLIENT_CA", tlsClientCa);
         put(settings, "GUARD_TORCH_THREADS", torchThreads);
         put(settings, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
+        put(settings, "GUARD_WATCH_INTERVAL_MS", watchInterval);
         if (tokenFile != null) {
             settings.put("GUARD_TOKEN", java.nio.file.Files.readString(Path.of(tokenFile)).strip());
         }
@@ -258,6 +267,10 @@ public final class ServerMain implements Callable<Integer> {
             }
             if (config.metricsPort() >= 0) {
                 endpoint = MetricsEndpoint.start(config.metricsPort(), registry);
+            }
+            if (!config.watchInterval().isZero()) {
+                // First in the list: the watch stops before anything else is closed.
+                owned.add(0, RepositoryWatcher.start(models, config.watchInterval()));
             }
             return new GuardServer(config, grpc, healthOnly, executor, events, models, inference, batcher, endpoint,
                     owned);

@@ -187,4 +187,72 @@ class RepositoryTest {
             TestServers.close(channel);
         }
     }
+
+    private static String servedVersion(GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub, String name) {
+        for (RepositoryIndexResponse.ModelIndex m : stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())
+                .getModelsList()) {
+            if (m.getName().equals(name) && m.getState().equals("READY")) {
+                return m.getVersion();
+            }
+        }
+        return "";
+    }
+
+    private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() < until).as("timed out waiting: " + what).isTrue();
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void theWatchLoadsNewVersionsAndModelsKeepsServingThroughABrokenOneAndUnloadsRemovedModels() throws Exception {
+        TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
+        try (GuardServer server = ServerMain.start(TestServers.config(repo, Map.of("GUARD_WATCH_INTERVAL_MS", "100")),
+                TestServers.realLoader())) {
+            ManagedChannel channel = TestServers.channel(server);
+            GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = TestServers.stub(channel);
+            try {
+                // A new version, written elsewhere and renamed into place as the --help advises.
+                TestServers.writeBundle(repo.resolve("m").resolve(".incoming"), 2);
+                Files.move(repo.resolve("m").resolve(".incoming"), repo.resolve("m").resolve("2"));
+                await("version 2 of m", () -> servedVersion(stub, "m").equals("2"));
+                assertThat(stub.modelInfer(TestServers.fp32("m", TestServers.randomPixels(1, 1))).getModelVersion())
+                        .isEqualTo("2");
+
+                // A broken version 3: version 2 keeps serving, the failure is reported and not retried.
+                Files.createDirectories(repo.resolve("m").resolve("3"));
+                Files.writeString(repo.resolve("m").resolve("3").resolve("model.json"), "{ broken");
+                await("the failed load of version 3 reported", () -> stub.repositoryIndex(
+                        RepositoryIndexRequest.getDefaultInstance()).getModelsList().stream()
+                        .anyMatch(e -> e.getName().equals("m") && e.getReason().contains("version 3")));
+                assertThat(servedVersion(stub, "m")).isEqualTo("2");
+                assertThat(stub.modelInfer(TestServers.fp32("m", TestServers.randomPixels(1, 2))).getModelVersion())
+                        .isEqualTo("2");
+
+                // A new model appears, then disappears.
+                TestServers.writeBundle(repo.resolve("n").resolve("1"), 3);
+                await("model n loaded", () -> servedVersion(stub, "n").equals("1"));
+                assertThat(health(channel, "n")).isEqualTo(ServingStatus.SERVING);
+                deleteTree(repo.resolve("n"));
+                await("model n unloaded", () -> servedVersion(stub, "n").isEmpty());
+                assertThatThrownBy(() -> stub.modelInfer(TestServers.fp32("n", TestServers.randomPixels(1, 3))))
+                        .isInstanceOfSatisfying(StatusRuntimeException.class,
+                                e -> assertThat(e.getStatus().getCode()).isIn(Status.Code.UNAVAILABLE,
+                                        Status.Code.NOT_FOUND));
+                assertThat(servedVersion(stub, "m")).isEqualTo("2");
+            } finally {
+                TestServers.close(channel);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
 }

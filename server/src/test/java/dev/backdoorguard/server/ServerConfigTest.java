@@ -45,7 +45,7 @@ class ServerConfigTest {
                 Map.entry("GUARD_TORCH_THREADS", "2"), Map.entry("GUARD_TORCH_INTEROP_THREADS", "2"),
                 Map.entry("GUARD_HEALTH_PORT", "0")), home);
         assertThat(c).isEqualTo(new ServerConfig(0, -1, null, Path.of("/b"), "fm", 3, 5, Duration.ofMillis(7), 9, 11,
-                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2, 0));
+                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2, 0, Duration.ZERO));
         assertThat(c.effectiveTorchThreads()).isEqualTo(2);
     }
 

@@ -36,6 +36,8 @@ public final class ModelRepository implements AutoCloseable {
 
     private record Entry(ServedModel current, String state, String reason) {}
 
+    private static final String UNLOADED = "unloaded";
+
     private final Path root;          // the repository root, or null when serving one bundle
     private final Path singleBundle;  // the one bundle, or null
     private final String singleName;
@@ -43,6 +45,8 @@ public final class ModelRepository implements AutoCloseable {
     private final RepositoryListener listener;
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
     private final Object loadLock = new Object();
+    /** For the watch: the version (and its files' newest modification time) that last failed, by model. */
+    private final Map<String, String> failedByWatch = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private ModelRepository(Path root, Path singleBundle, String singleName, ModelLoader loader,
@@ -149,6 +153,53 @@ public final class ModelRepository implements AutoCloseable {
         }
     }
 
+    /**
+     * One pass of the repository watch: loads models that appeared and newer versions of served ones
+     * (each goes live only after its warm-up, as with {@link #load}), and unloads models whose directory
+     * is gone. A version that failed to load is not retried until its files change; a model unloaded
+     * through the API stays unloaded. Failures are reported as by {@link #load}, never thrown.
+     */
+    public void poll() {
+        if (root == null || closed) {
+            return;
+        }
+        List<String> names = modelNames();
+        for (String name : names) {
+            Optional<String> latest = latestVersion(root.resolve(name));
+            Entry entry = entries.get(name);
+            if (latest.isEmpty() || entry != null && entry.current() == null && UNLOADED.equals(entry.reason())) {
+                continue;
+            }
+            if (entry != null && entry.current() != null && entry.current().version().equals(latest.get())) {
+                continue;
+            }
+            String stamp = latest.get() + "@" + newestModification(root.resolve(name).resolve(latest.get()));
+            if (stamp.equals(failedByWatch.get(name))) {
+                continue;
+            }
+            try {
+                load(name);
+                failedByWatch.remove(name);
+            } catch (ModelLoadException | ModelNotFoundException e) {
+                failedByWatch.put(name, stamp);  // reported by load; retried when the files change
+            }
+        }
+        for (Map.Entry<String, Entry> e : entries.entrySet()) {
+            if (!names.contains(e.getKey()) && e.getValue().current() != null) {
+                logger.info("model {}: its directory is gone from {}, unloading", e.getKey(), root);
+                unload(e.getKey());
+            }
+        }
+    }
+
+    private static long newestModification(Path versionDir) {
+        try (Stream<Path> files = Files.walk(versionDir)) {
+            return files.mapToLong(f -> f.toFile().lastModified()).max().orElse(0);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return -1;
+        }
+    }
+
     /** Stops serving {@code name}; in-flight requests finish on the version they hold. */
     public void unload(String name) {
         checkName(name);
@@ -157,7 +208,7 @@ public final class ModelRepository implements AutoCloseable {
             if (old == null) {
                 throw new ModelNotFoundException("model '" + name + "' is not loaded");
             }
-            entries.put(name, new Entry(null, "UNAVAILABLE", "unloaded"));
+            entries.put(name, new Entry(null, "UNAVAILABLE", UNLOADED));
             if (old.current() != null) {
                 listener.versionState(name, old.current().version(), false);
                 old.current().retire();

@@ -26,7 +26,7 @@ public final class DeployTree {
     private DeployTree() {}
 
     /** The repository root: the nearest ancestor of the working directory that holds {@code deploy/metrics.txt}. */
-    static Path root() {
+    public static Path root() {
         Path dir = Path.of("").toAbsolutePath();
         for (Path d = dir; d != null; d = d.getParent()) {
             if (Files.isRegularFile(d.resolve("deploy/metrics.txt"))) {
