@@ -1,8 +1,8 @@
 // Server throughput against the raw forward pass of the same model, side by side in one run
 // (DESIGN §8). Run through bench/serve_bench.sh, which builds the class path from the server jars.
 //   java ServeBench.java bundle DIR ARCH          write a seeded random-init 1x28x28, 10-class bundle
-//   java ServeBench.java raw DIR BATCH SECONDS guard|plain WORKERS   ModelGuard.predict in a loop from WORKERS
-//                                                 threads (no server); "guard": the detector scores every batch
+//   java ServeBench.java raw DIR BATCH SECONDS WORKERS   ModelGuard.predict in a loop from WORKERS threads (no
+//                                                 server), plain and guarded alternating; medians of 5 rounds
 //   java ServeBench.java grpc PORT MODEL CLIENTS ITEMS SECONDS   ModelInfer from CLIENTS threads
 import com.google.protobuf.ByteString;
 import dev.backdoorguard.core.arch.Architectures;
@@ -29,7 +29,7 @@ public class ServeBench {
         switch (args[0]) {
             case "bundle" -> bundle(Path.of(args[1]), args[2]);
             case "raw" -> raw(Path.of(args[1]), Integer.parseInt(args[2]), Double.parseDouble(args[3]),
-                    args[4].equals("guard"), Integer.parseInt(args[5]));
+                    Integer.parseInt(args[4]));
             case "grpc" -> grpc(Integer.parseInt(args[1]), args[2], Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]), Double.parseDouble(args[5]));
             default -> throw new IllegalArgumentException("mode: bundle | raw | grpc");
@@ -55,39 +55,55 @@ public class ServeBench {
 
     /**
      * {@code workers} threads calling predict on one shared model, as the server's inference workers do
-     * (each with the same PyTorch thread settings), so the baseline gets the server's cores.
+     * (each with the same PyTorch thread settings), so the baseline gets the server's cores. Plain and
+     * guarded passes alternate in rounds within one JVM, and each is reported as the median of its
+     * rounds, so that drift in machine speed hits both alike.
      */
-    static void raw(Path dir, int batch, double seconds, boolean guarded, int workers) throws Exception {
+    static void raw(Path dir, int batch, double seconds, int workers) throws Exception {
         try (ModelGuard guard = ModelGuard.load(dir, Architectures.standard())) {
-            if (guarded && !guard.hasDetector()) {
+            if (!guard.hasDetector()) {
                 throw new IllegalArgumentException(dir + " has no detector to run");
             }
             PixelBatch b = new PixelBatch(pixels(batch), batch, 1, 28, 28);
-            long warmupEnd = System.nanoTime() + 2_000_000_000L;
-            while (System.nanoTime() < warmupEnd) {
-                guard.predict(b, guarded);
+            throughput(guard, b, 2, workers, false);
+            throughput(guard, b, 2, workers, true);
+            int rounds = 5;
+            double[][] rates = new double[2][rounds];
+            for (int r = 0; r < rounds; r++) {
+                rates[0][r] = throughput(guard, b, seconds / rounds, workers, false);
+                rates[1][r] = throughput(guard, b, seconds / rounds, workers, true);
             }
-            java.util.concurrent.atomic.AtomicLong items = new java.util.concurrent.atomic.AtomicLong();
-            long start = System.nanoTime();
-            long end = start + (long) (seconds * 1e9);
-            List<Thread> threads = new ArrayList<>();
-            for (int w = 0; w < workers; w++) {
-                Thread t = new Thread(() -> {
-                    while (System.nanoTime() < end) {
-                        guard.predict(b, guarded);
-                        items.addAndGet(batch);
-                    }
-                });
-                threads.add(t);
-                t.start();
-            }
-            for (Thread t : threads) {
-                t.join();
-            }
-            double s = (System.nanoTime() - start) / 1e9;
-            System.out.printf("raw forward%s batch %d: %.0f images/s%n", guarded ? "+guard" : "", batch,
-                    items.get() / s);
+            System.out.printf("raw forward batch %d: %.0f images/s%n", batch, median(rates[0]));
+            System.out.printf("raw forward+guard batch %d: %.0f images/s%n", batch, median(rates[1]));
         }
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    static double throughput(ModelGuard guard, PixelBatch b, double seconds, int workers, boolean guarded)
+            throws InterruptedException {
+        java.util.concurrent.atomic.AtomicLong items = new java.util.concurrent.atomic.AtomicLong();
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
+        List<Thread> threads = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            Thread t = new Thread(() -> {
+                while (System.nanoTime() < end) {
+                    guard.predict(b, guarded);
+                    items.addAndGet(b.size());
+                }
+            });
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        return items.get() / ((System.nanoTime() - start) / 1e9);
     }
 
     static void grpc(int port, String model, int clients, int items, double seconds) throws Exception {

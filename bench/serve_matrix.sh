@@ -23,8 +23,7 @@ raw() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.
   -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$@"; }
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)" | tee "$out/summary.txt"
 for b in 1 8 32; do   # the baseline: the server's workers and threads, no gRPC, no queue
-  raw "$b" "$seconds" plain "$workers" | tee -a "$out/raw.txt"
-  raw "$b" "$seconds" guard "$workers" | tee -a "$out/raw.txt"
+  raw "$b" "$(( 2 * seconds ))" "$workers" | tee -a "$out/raw.txt"
 done
 metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$guard" serve --model-repository "$repo" --port 0 --metrics-port "$metrics_port" > "$out/serve.log" 2>&1 &
