@@ -85,7 +85,7 @@ public final class GuardServer implements AutoCloseable {
         long until = System.nanoTime() + config.drainTimeout().toNanos();
         try {
             while (!grpc.awaitTermination(20, TimeUnit.MILLISECONDS)) {
-                if (inference.inFlight() == 0 && batcher.queued() == 0) {
+                if (inference.inFlight() == 0) {  // counts queued requests too: they are in flight
                     break;
                 }
                 if (System.nanoTime() - until > 0) {
@@ -97,14 +97,24 @@ public final class GuardServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        batcher.close();
+        batcher.closeBy(until);  // one drain deadline for the whole shutdown
         grpc.shutdownNow();
         try {
             grpc.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        grpcExecutor.shutdownNow();
+        // Orderly: the response callbacks of the batches just completed are queued here, and each one
+        // releases its model version; dropping them would keep those versions' native memory alive.
+        grpcExecutor.shutdown();
+        try {
+            if (!grpcExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
+                grpcExecutor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            grpcExecutor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
         if (healthOnly != null) {
             healthOnly.shutdownNow();  // after the drain, so probes saw NOT_SERVING meanwhile
         }

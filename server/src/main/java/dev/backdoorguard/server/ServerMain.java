@@ -225,7 +225,7 @@ public final class ServerMain implements Callable<Integer> {
         new FileDescriptorMetrics().bindTo(registry);
         String version = Version.version();
         GuardMetrics metrics = new GuardMetrics(registry, version,
-                System.getenv().getOrDefault("GUARD_COMMIT", "unknown"), "0.35.0", "PyTorch");
+                System.getenv().getOrDefault("GUARD_COMMIT", "unknown"), ai.djl.engine.Engine.getDjlVersion(), "PyTorch");
 
         HealthStatusManager health = new HealthStatusManager();
         ModelEvents events = new ModelEvents(metrics, health);
@@ -236,6 +236,7 @@ public final class ServerMain implements Callable<Integer> {
         MetricsEndpoint endpoint = null;
         ExecutorService executor = null;
         Server healthOnly = null;
+        Server grpc = null;
         try {
             models.loadAll();
             events.attach(models);
@@ -260,7 +261,7 @@ public final class ServerMain implements Callable<Integer> {
             }
             // Added last, so it runs first: refused (UNAUTHENTICATED) calls are counted too.
             builder.intercept(new MetricCollectingServerInterceptor(registry));
-            Server grpc = builder.build().start();
+            grpc = builder.build().start();
             if (config.healthPort() >= 0) {
                 healthOnly = Grpc.newServerBuilderForPort(config.healthPort(), InsecureServerCredentials.create())
                         .addService(health.getHealthService()).build().start();
@@ -275,6 +276,20 @@ public final class ServerMain implements Callable<Integer> {
             return new GuardServer(config, grpc, healthOnly, executor, events, models, inference, batcher, endpoint,
                     owned);
         } catch (IOException | RuntimeException e) {
+            // A failed start leaves nothing bound or running: ports, threads and the models' native memory.
+            if (grpc != null) {
+                grpc.shutdownNow();
+            }
+            if (endpoint != null) {
+                endpoint.close();
+            }
+            for (AutoCloseable c : owned) {
+                try {
+                    c.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             if (batcher != null) {
                 batcher.close();
             }

@@ -72,11 +72,6 @@ public final class DynamicBatcher implements AutoCloseable {
         return job.result();
     }
 
-    /** Requests waiting in the queue (not yet taken by a worker). */
-    public int queued() {
-        return queue.size();
-    }
-
     private void work() {
         Job carry = null;
         while (true) {
@@ -243,8 +238,13 @@ public final class DynamicBatcher implements AutoCloseable {
      */
     @Override
     public void close() {
+        closeBy(System.nanoTime() + config.drainTimeout().toNanos());
+    }
+
+    /** As {@link #close()}, draining until {@code untilNanos} ({@link System#nanoTime()} clock). */
+    public void closeBy(long untilNanos) {
         accepting = false;
-        long until = System.nanoTime() + config.drainTimeout().toNanos();
+        long until = untilNanos;
         for (Thread t : workers) {
             try {
                 t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime())));

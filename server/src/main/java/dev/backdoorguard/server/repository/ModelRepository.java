@@ -252,11 +252,6 @@ public final class ModelRepository implements AutoCloseable {
         return model;
     }
 
-    /** The spec of a served model (for metadata). */
-    public ModelSpec spec(String name, String version) {
-        return find(name, version).guard().spec();
-    }
-
     /** Every served version, by name. */
     public List<ServedModel> served() {
         List<ServedModel> out = new ArrayList<>();

@@ -19,9 +19,4 @@ public enum GuardMode {
         }
         throw new InvalidInputException(what + ": expected off|flag|block, got '" + value + "'");
     }
-
-    /** The wire spelling. */
-    public String wireName() {
-        return name().toLowerCase(Locale.ROOT);
-    }
 }

@@ -176,8 +176,10 @@ final class Messages {
                 throw new InvalidInputException(field + ": UINT8 shape needs " + out.length + " bytes, got "
                         + raw.size());
             }
+            // One buffer view: byteAt on a large (rope) ByteString walks its tree for every pixel.
+            java.nio.ByteBuffer bytes = raw.asReadOnlyByteBuffer();
             for (int i = 0; i < out.length; i++) {
-                out[i] = (raw.byteAt(i) & 0xFF) / 255f;
+                out[i] = (bytes.get(i) & 0xFF) / 255f;
             }
         } else {
             if (contents.getUintContentsCount() != out.length) {
