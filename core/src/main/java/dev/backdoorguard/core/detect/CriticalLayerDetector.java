@@ -28,14 +28,15 @@ public final class CriticalLayerDetector {
         this.calibration = calibration;
         this.used = calibration.usedTaps();
         int k = calibration.numClasses();
-        this.usedNames = new ArrayList<>();
         this.unitCentroidsT = new NDArray[used.length];
         float[] w = new float[k * used.length];
         Map<Integer, Integer> slot = new HashMap<>();
+        List<String> names = new ArrayList<>();
         for (int u = 0; u < used.length; u++) {
-            usedNames.add(calibration.taps().get(used[u]));
+            names.add(calibration.taps().get(used[u]));
             slot.put(used[u], u);
         }
+        this.usedNames = List.copyOf(names);  // immutable: handed out on every batch without a copy
         float[][] matrices = new float[used.length][];
         for (int u = 0; u < used.length; u++) {
             matrices[u] = new float[calibration.dims()[used[u]] * k];
@@ -68,7 +69,7 @@ public final class CriticalLayerDetector {
 
     /** The tap names the score needs (the union U of the S_c), in forward order. */
     public List<String> taps() {
-        return List.copyOf(usedNames);
+        return usedNames;
     }
 
     /**

@@ -24,11 +24,6 @@ public enum WeightMode {
         return id;
     }
 
-    /** Whether the weights come from the Δ diagnostics (and so can be negative or missing). */
-    public boolean isWeighted() {
-        return this != UNWEIGHTED;
-    }
-
     /** Parses a mode name, naming the accepted ones when it is unknown. */
     public static WeightMode parse(String id) {
         for (WeightMode m : values()) {

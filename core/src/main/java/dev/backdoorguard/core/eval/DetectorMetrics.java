@@ -96,11 +96,6 @@ public record DetectorMetrics(
         return (positiveRankSum - (double) np * (np + 1) / 2) / ((double) np * nn);
     }
 
-    /** FPR restricted to misclassified clean images (NaN when there are none). */
-    public double misclassifiedFpr() {
-        return misclassifiedTotal == 0 ? Double.NaN : (double) misclassifiedFlagged / misclassifiedTotal;
-    }
-
     /**
      * The ROC curve of a score (larger = more suspicious): {@code [fpr[], tpr[]]}, one point per
      * distinct threshold from (0, 0) to (1, 1).

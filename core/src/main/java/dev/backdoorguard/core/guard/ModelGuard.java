@@ -103,11 +103,6 @@ public final class ModelGuard implements Guard {
         return Optional.ofNullable(summary);
     }
 
-    /** The served calibration, when there is a detector. */
-    public Optional<DetectorCalibration> calibration() {
-        return Optional.ofNullable(detector).map(CriticalLayerDetector::calibration);
-    }
-
     @Override
     public Inspection inspect(PixelBatch image) {
         if (detector == null) {
@@ -207,7 +202,6 @@ public final class ModelGuard implements Guard {
         for (int i = 1; i < out.size(); i++) {
             map.put(out.get(i).getName(), out.get(i));
         }
-        map.putIfAbsent("logits", out.get(0));
         return map;
     }
 
