@@ -5,6 +5,7 @@
   parity/<arch>/inputs.safetensors                 input: F32 [4,1,28,28] pixel space, torch.rand
   parity/<arch>/expected.safetensors               logits and tap:<name> in eval mode
   parity/training/sgd.safetensors                  PyTorch-rule SGD on a Linear(5,3), 3 steps
+  parity/training/adam.safetensors                 torch.optim.Adam on a Linear(5,3), 3 steps, two settings
   parity/training/bn_train.safetensors             one train-mode forward of the cnn-small bundle
   parity/training/uclc.safetensors                 CLP's UCLC per channel for cnn-small's conv->BN pairs
   parity/triggers/triggers.safetensors             badnets / blended / sig outputs, SplitMix64 draws
@@ -96,6 +97,35 @@ def write_arch(out, arch, width, written):
     assert torch.equal(again, logits), f"{arch}: reloaded bundle gives different logits"
     written.append((arch, d, {k: list(v.shape) for k, v in taps.items()}))
     return model
+
+
+def write_adam(d):
+    """Two settings: default betas without decay, SEAM's recover betas (0.5, 0.9) with a visible decay."""
+    torch.manual_seed(MODEL_SEED)
+    lin = nn.Linear(5, 3)
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(8, 5, generator=g)
+    y = torch.randint(0, 3, (8,), generator=g, dtype=torch.int64)
+    w0, b0 = lin.weight.detach().clone(), lin.bias.detach().clone()
+    lrs = [0.05, 0.05, 0.005]
+    out = {"x": x, "y": y, "lrs": torch.tensor(lrs, dtype=torch.float64), "w0": w0, "b0": b0}
+    for name, betas, wd in (("plain", (0.9, 0.999), 0.0), ("decay", (0.5, 0.9), 0.1)):
+        with torch.no_grad():
+            lin.weight.copy_(w0)
+            lin.bias.copy_(b0)
+        opt = torch.optim.Adam(lin.parameters(), lr=lrs[0], betas=betas, eps=1e-8, weight_decay=wd)
+        for step, lr in enumerate(lrs, start=1):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad()
+            F.cross_entropy(lin(x), y).backward()
+            opt.step()
+            out[f"{name}_w{step}"] = lin.weight.detach().clone()
+            out[f"{name}_b{step}"] = lin.bias.detach().clone()
+    st.save_file(out, os.path.join(d, "adam.safetensors"), metadata={
+        "rule": "torch.optim.Adam (coupled L2, eps 1e-8); lr changed before every step",
+        "plain": "betas (0.9, 0.999), weight_decay 0", "decay": "betas (0.5, 0.9), weight_decay 0.1",
+        "loss": "mean cross-entropy"})
 
 
 def write_sgd(d):
@@ -236,6 +266,7 @@ def main():
     tdir = os.path.join(args.out, "training")
     os.makedirs(tdir, exist_ok=True)
     write_sgd(tdir)
+    write_adam(tdir)
     write_bn_train(tdir, os.path.join(args.out, "cnn-small"))
     write_uclc(tdir, models)
     write_grads(tdir, os.path.join(args.out, "cnn-small"))
