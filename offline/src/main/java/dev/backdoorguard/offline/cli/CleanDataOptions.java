@@ -18,6 +18,11 @@ public final class CleanDataOptions {
     double fraction;
 
     PurificationData load(DataOptions data, int numClasses, long seed) throws IOException {
+        return load(data, fraction, numClasses, seed);
+    }
+
+    /** The draw for a command whose default share differs (SEAM's 10%). */
+    static PurificationData load(DataOptions data, double fraction, int numClasses, long seed) throws IOException {
         if (!(fraction > 0 && fraction <= 1)) {
             throw new IllegalArgumentException("--clean-fraction must be in (0, 1], got " + fraction);
         }
@@ -25,6 +30,6 @@ public final class CleanDataOptions {
         int perClass = Subsets.perClassFor(fraction, train.size(), numClasses);
         Subsets.Split split = Subsets.classBalanced(train.labels(), numClasses, perClass, seed);
         return new PurificationData(train.subset(split.selected()), split.selected(),
-                Subsets.indicesHash(split.selected()));
+                Subsets.indicesHash(split.selected()), train.size());
     }
 }

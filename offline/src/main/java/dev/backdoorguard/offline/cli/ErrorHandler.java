@@ -1,5 +1,6 @@
 package dev.backdoorguard.offline.cli;
 
+import dev.backdoorguard.offline.purify.PurificationFailedException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -25,6 +26,10 @@ public final class ErrorHandler implements CommandLine.IExecutionExceptionHandle
         if (e instanceof IllegalArgumentException || e instanceof IOException) {
             cli.getErr().println(name + ": error: " + e.getMessage());
             return BAD_INPUT;
+        }
+        if (e instanceof PurificationFailedException) {
+            cli.getErr().println(name + ": failed: " + e.getMessage());
+            return FAILURE;
         }
         cli.getErr().println(name + ": internal error: " + e);
         e.printStackTrace(cli.getErr());

@@ -14,10 +14,12 @@ import dev.backdoorguard.offline.purify.PurificationReport;
 import dev.backdoorguard.offline.purify.Purifier;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -76,6 +78,28 @@ public final class PurificationRun {
         }
     }
 
+    /**
+     * The --eval-trigger measurement as a function a purifier can call during its run (SEAM's
+     * --track-asr); the test set is loaded on the first call.
+     */
+    Function<Classifier, AttackMetrics> lazyEvaluation() {
+        return new Function<>() {
+            private Evaluation evaluation;
+
+            @Override
+            public AttackMetrics apply(Classifier classifier) {
+                if (evaluation == null) {
+                    try {
+                        evaluation = new Evaluation(classifier);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+                return evaluation.measure(classifier);
+            }
+        };
+    }
+
     /** Loads, optionally evaluates, purifies, evaluates again, writes the bundle and prints the outcome. */
     int execute(Purifier purifier, PurificationData clean, ObjectNode extraReport, Map<String, byte[]> extraFiles,
             PrintWriter stdout) throws IOException {
@@ -112,6 +136,7 @@ public final class PurificationRun {
                 eval.set("before", Reports.metrics(before));
                 eval.set("after", Reports.metrics(after));
                 eval.put("der", der(before, after));
+                eval.put("fidelity", fidelity(before, after));
             }
             report.put("purify_seconds", purifySeconds);
             report.put("wall_seconds", (System.nanoTime() - start) / 1e9);
@@ -120,6 +145,7 @@ public final class PurificationRun {
             provenance.put("purified_by", "backdoor-guard " + VersionProvider.version() + " " + purifier.name());
             provenance.put("purified_from_weights_sha256", input.get("weights_sha256").asText());
             Map<String, byte[]> files = new LinkedHashMap<>(extraFiles);
+            files.putAll(result.files());
             Bundles.write(output.out, output.force, classifier.spec().withProvenance(provenance), classifier.stateDict(), report, files);
 
             if (output.json) {
@@ -129,12 +155,17 @@ public final class PurificationRun {
                 if (evaluation != null) {
                     Reports.printMetrics(stdout, "before:", before);
                     Reports.printMetrics(stdout, "after:", after);
-                    stdout.printf("  DER  %7.2f%%%n", 100 * der(before, after));
+                    stdout.printf("  DER  %7.2f%%   Fidelity %.4f%n", 100 * der(before, after), fidelity(before, after));
                 }
                 stdout.println("  wrote " + output.out + " (report.json has the details)");
             }
             return 0;
         }
+    }
+
+    /** SEAM's Fidelity: (ACC_after - ASR_after) / ACC_before (DESIGN.md §5). */
+    static double fidelity(AttackMetrics before, AttackMetrics after) {
+        return (after.acc() - after.asr()) / before.acc();
     }
 
     /** Defense effectiveness rating: [max(0, ΔASR) - max(0, ΔACC) + 1] / 2 (BackdoorBench). */
