@@ -198,7 +198,7 @@ class CommandLineTest {
         assertThat(run("--help").out()).contains("attack").contains("evaluate");
     }
 
-    private static void assertError(Run r, String message) {
+    static void assertError(Run r, String message) {
         assertThat(r.exit()).as(r.err()).isEqualTo(2);
         assertThat(r.err()).contains(message);
         assertThat(r.err().strip().lines().count()).as("one line: " + r.err()).isEqualTo(1);

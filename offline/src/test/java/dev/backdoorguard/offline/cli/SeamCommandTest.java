@@ -1,5 +1,6 @@
 package dev.backdoorguard.offline.cli;
 
+import static dev.backdoorguard.offline.cli.CommandLineTest.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -121,11 +122,5 @@ class SeamCommandTest {
         assertThat(help.exit()).isZero();
         assertThat(help.out()).contains("Usage: guard purify seam").contains("--forget-lr-ladder")
                 .contains("--random-labels").contains("--allow-unconverged");
-    }
-
-    private static void assertError(Run r, String message) {
-        assertThat(r.exit()).as(r.err()).isEqualTo(2);
-        assertThat(r.err()).contains(message);
-        assertThat(r.err().strip().lines().count()).as("one line: " + r.err()).isEqualTo(1);
     }
 }
