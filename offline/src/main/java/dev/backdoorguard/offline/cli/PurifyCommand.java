@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
         name = "purify",
         mixinStandardHelpOptions = true,
         description = "Purify a suspect model bundle with a published backdoor defense; the input is never modified.",
-        subcommands = {ClpCommand.class, FstCommand.class})
+        subcommands = {ClpCommand.class, DhbeCommand.class, FstCommand.class})
 public final class PurifyCommand {}
