@@ -19,7 +19,7 @@ its noise per iteration on the Java side).
 
 Prints `it I/N loss_s L_S loss_g L_G loss_gp L_Gp` every --log-every iterations and, with
 --eval-every, ACC/ASR on --eval-images test images; then one JSON line with ms per iteration
-(median over 20-iteration windows after --warmup iterations) and before/after metrics.
+(median of the iterations after the first --warmup, as the Java tool reports it) and before/after metrics.
 
   OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_dhbe.py --model DIR --iterations 400 --batch-size 64 \\
       --ngf 16 --nz 128 --lr-student 0.1 --eval-trigger badnets --eval-target 0 [--threads 1] [--out DIR]
@@ -113,7 +113,7 @@ def main():
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--eval-images", type=int, default=2000)
     ap.add_argument("--log-every", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None)
@@ -197,9 +197,8 @@ def main():
     after = evaluate(x_test, y_test)
     log(f"after  ACC {100 * after['acc']:.2f} ASR {100 * after['asr']:.2f} RA {100 * after['ra']:.2f}")
     marks = [t0] + stamps
-    windows = [(marks[i + 20] - marks[i]) / 20 * 1000 for i in range(args.warmup, len(marks) - 20, 20)]
-    if not windows:
-        windows = [(marks[-1] - marks[0]) / max(1, len(stamps)) * 1000]
+    # per-iteration times without the first --warmup iterations, as the Java tool's ms_per_iteration_median
+    windows = [(marks[i + 1] - marks[i]) * 1000 for i in range(min(args.warmup, len(stamps) - 1), len(stamps))]
     if args.out:
         provenance = dict(meta.get("provenance") or {})
         provenance["purified_by"] = f"bench/torch_dhbe.py (pytorch {torch.__version__.split('+')[0]}) dhbe"

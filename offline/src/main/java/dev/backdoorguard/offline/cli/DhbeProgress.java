@@ -16,8 +16,7 @@ final class DhbeProgress implements DhbeListener {
     private final PrintStream out;
     private final boolean terminal;
     private int lastPercent = -1;
-    private int firstDone = -1;
-    private double firstSeconds;
+    private int startDone = -1;
 
     DhbeProgress(PrintStream out, boolean terminal) {
         this.out = out;
@@ -30,11 +29,10 @@ final class DhbeProgress implements DhbeListener {
 
     @Override
     public void onIteration(int done, int total, DhbeLosses losses, double seconds) {
-        if (firstDone < 0) {
-            firstDone = done - 1;
-            firstSeconds = seconds;
+        if (startDone < 0) {
+            startDone = done - 1; // a resumed run starts part-way
         }
-        double rate = (done - firstDone) / Math.max(seconds - firstSeconds, 1e-9);
+        double rate = (done - startDone) / Math.max(seconds, 1e-9);
         double eta = (total - done) / Math.max(rate, 1e-9);
         if (terminal) {
             int filled = (int) ((long) BAR * done / total);

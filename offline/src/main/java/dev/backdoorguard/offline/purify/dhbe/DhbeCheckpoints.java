@@ -64,7 +64,7 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         try {
             metadata = JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new BundleException("--resume: corrupt checkpoint " + file + ": " + e.getMessage());
+            throw new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
         }
         if (metadata == null || !FORMAT.equals(metadata.path("format").asText())) {
             throw new BundleException("--resume: " + file + " is not a DHBE checkpoint");
@@ -91,6 +91,13 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         return out;
     }
 
+    /** Parser messages can span lines (a location excerpt): the error report is one line. */
+    private static String firstLine(Exception e) {
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl).strip();
+    }
+
     /** Reads the checkpoint to resume from; a missing, unreadable or foreign one is one clear error. */
     Saved read() throws IOException {
         Path file = dir.resolve(META);
@@ -106,9 +113,9 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
             return new Saved(SafeTensors.read(dir.resolve(TENSORS)), (ObjectNode) metadata);
         } catch (BundleException e) {
             throw e.getMessage().startsWith("--resume") ? e
-                    : new BundleException("--resume: corrupt checkpoint " + file + ": " + e.getMessage());
+                    : new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
         } catch (IOException | RuntimeException e) {
-            throw new BundleException("--resume: corrupt checkpoint " + file + ": " + e.getMessage());
+            throw new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
         }
     }
 }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 public interface DhbeListener {
     DhbeListener NONE = new DhbeListener() {};
 
-    /** After each outer iteration (1-based {@code done} of {@code total}). */
+    /** After each outer iteration (1-based {@code done} of {@code total}); {@code seconds} since this process started training. */
     default void onIteration(int done, int total, DhbeLosses losses, double seconds) {}
 
     default void onEvaluation(int done, DhbeMetrics metrics) {}

@@ -107,7 +107,7 @@ public final class DhbePurifier implements Purifier {
                 losses[2][it] = (float) l.generator();
                 losses[3][it] = (float) l.patch();
                 int done = it + 1;
-                listener.onIteration(done, n, l, priorSeconds + (System.nanoTime() - began) / 1e9);
+                listener.onIteration(done, n, l, (System.nanoTime() - began) / 1e9);
                 if (evaluator != null && (done % evalEvery == 0 || done == n)) {
                     evaluations.add(evaluate(trainer, done));
                 }
@@ -125,6 +125,7 @@ public final class DhbePurifier implements Purifier {
             details.put("iterations_run", n - start);
             details.put("resumed_from_iteration", start);
             details.put("seconds_this_process", seconds);
+            details.put("seconds_including_interrupted_runs", priorSeconds + seconds);
             details.put("ms_per_iteration_median", timed.length == 0 ? Double.NaN : timed[timed.length / 2]);
             details.put("teacher_weights_fingerprint", teacherHash);
             details.put("final_distillation_loss", losses[0][n - 1]);
