@@ -40,9 +40,9 @@ import picocli.CommandLine.Spec;
                     + " while an adversarial patch generator makes it insensitive to any small additive patch at a"
                     + " random place (0.1-weighted L1 against its own clean logits). Per iteration: 5 student SGD steps,"
                     + " 1 Adam step per generator; learning rates x0.1 at 60% and 80% of the run.",
-            "Sizes come from --profile (full: the reference, for a GPU; cpu: the measured scale-down for small"
-                    + " 28x28 models, docs/BENCHMARKS.md section 7); each can be set by its own option. The generator"
-                    + " supports square inputs whose side is divisible by 4.",
+            "Sizes come from --profile (full: the reference, a GPU budget; cpu: the spec's scale-down sized to"
+                    + " ~30 CPU minutes, see docs/BENCHMARKS.md section 7 for what it achieves); each can be set by"
+                    + " its own option. The generator supports square inputs whose side is divisible by 4.",
             ""
         })
 public final class DhbeCommand implements Callable<Integer> {
@@ -52,11 +52,13 @@ public final class DhbeCommand implements Callable<Integer> {
 
     @Option(names = "--profile", defaultValue = "full", paramLabel = "NAME",
             description = "Default sizes: full (15000 iterations, batch 256, ngf 64, nz 256, student lr 0.1) or cpu"
-                    + " (1000 iterations, batch 64, ngf 16, nz 128, student lr 0.01) (default: ${DEFAULT-VALUE}).")
+                    + " (1500 iterations, batch 64, ngf 16, nz 128, student lr 0.1: ~30 single-thread minutes for"
+                    + " cnn-small, but it did not keep the clean accuracy in any measured run, docs/BENCHMARKS.md"
+                    + " section 7) (default: ${DEFAULT-VALUE}).")
     String profile;
 
     @Option(names = "--iterations", paramLabel = "N",
-            description = "Outer iterations, > 0 (default: 15000, cpu profile 1000).")
+            description = "Outer iterations, > 0 (default: 15000, cpu profile 1500).")
     Integer iterations;
 
     @Option(names = "--batch-size", paramLabel = "B",
@@ -77,7 +79,7 @@ public final class DhbeCommand implements Callable<Integer> {
     int patchSize;
 
     @Option(names = "--lr-student", paramLabel = "LR",
-            description = "Student SGD learning rate (momentum 0.9, weight decay 5e-4) (default: 0.1, cpu profile 0.01).")
+            description = "Student SGD learning rate (momentum 0.9, weight decay 5e-4) (default: 0.1, also in the cpu profile).")
     Double lrStudent;
 
     @Option(names = "--lr-generator", defaultValue = "1e-3", paramLabel = "LR",

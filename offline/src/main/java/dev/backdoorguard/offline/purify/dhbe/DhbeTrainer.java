@@ -26,8 +26,9 @@ import java.util.Map;
  * train mode in every step), the image and patch generators (train mode) and their optimisers.
  *
  * <p>Every step draws its noise from (seed, iteration, step) and zeroes the gradients of the network
- * it updates first: DJL's collector does not zero, and the generator steps back-propagate into the
- * student too. G's output is in normalised space; it is mapped to pixels ({@code x·std + mean}) so the
+ * it updates first: DJL's collector does not zero, and in PyTorch's loop the generator steps leave
+ * gradients in the student. Here the student's weights are also frozen during the generator steps
+ * (their gradients would be discarded anyway), so none reach it at all. G's output is in normalised space; it is mapped to pixels ({@code x·std + mean}) so the
  * classifiers' own normalisation restores it, and the patch is added in pixel space, unclipped.
  */
 final class DhbeTrainer implements AutoCloseable {
@@ -132,7 +133,7 @@ final class DhbeTrainer implements AutoCloseable {
         zeroGradients(generatorParams);
         StepNoise noise = new StepNoise(config.seed(), it, StepNoise.GENERATOR_STEP);
         double value;
-        try (NDManager scope = manager.newSubManager()) {
+        try (NDManager scope = manager.newSubManager(); StudentFrozen frozen = new StudentFrozen()) {
             NDArray z = noise.gaussian(scope, config.batchSize(), config.nz());
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray x = generator.generate(z, true);
@@ -154,7 +155,7 @@ final class DhbeTrainer implements AutoCloseable {
         zeroGradients(patchParams);
         StepNoise noise = new StepNoise(config.seed(), it, StepNoise.PATCH_STEP);
         double value;
-        try (NDManager scope = manager.newSubManager()) {
+        try (NDManager scope = manager.newSubManager(); StudentFrozen frozen = new StudentFrozen()) {
             NDArray xPix = pixels(generator.generate(noise.gaussian(scope, config.batchSize(), config.nz()), true));
             NDArray z2 = noise.gaussian(scope, config.batchSize(), config.nz2());
             int top = noise.offset(side - config.patchSize());
@@ -168,6 +169,22 @@ final class DhbeTrainer implements AutoCloseable {
         }
         patchOptimizer.step(config.lrPatch() * config.lrFactor(it));
         return value;
+    }
+
+    /**
+     * Within a generator step the student's weights need no gradient: only the generator's input
+     * gradient flows through it. PyTorch computes them anyway and discards them at the next
+     * zero_grad(); freezing skips that work, and the student step still zeroes first.
+     */
+    private final class StudentFrozen implements AutoCloseable {
+        StudentFrozen() {
+            studentParams.forEach(p -> p.getArray().setRequiresGradient(false));
+        }
+
+        @Override
+        public void close() {
+            studentParams.forEach(p -> p.getArray().setRequiresGradient(true));
+        }
     }
 
     private NDArray pixels(NDArray normalised) {
