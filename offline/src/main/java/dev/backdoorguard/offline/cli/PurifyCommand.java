@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
         name = "purify",
         mixinStandardHelpOptions = true,
         description = "Purify a suspect model bundle with a published backdoor defense; the input is never modified.",
-        subcommands = {ClpCommand.class, FstCommand.class, SeamCommand.class})
+        subcommands = {ClpCommand.class, FstCommand.class, SeamCommand.class, DhbeCommand.class})
 public final class PurifyCommand {}

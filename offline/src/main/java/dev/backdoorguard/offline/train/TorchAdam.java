@@ -91,6 +91,60 @@ public final class TorchAdam implements AutoCloseable {
         }
     }
 
+    /** The optimiser's state for a checkpoint: the step count and each parameter's m and v (null before the first step). */
+    public record State(long steps, List<float[]> means, List<float[]> variances) {
+        public State {
+            if (means.size() != variances.size()) {
+                throw new IllegalArgumentException("Adam state has " + means.size() + " means and " + variances.size()
+                        + " variances");
+            }
+            means = java.util.Collections.unmodifiableList(new ArrayList<>(means));
+            variances = java.util.Collections.unmodifiableList(new ArrayList<>(variances));
+        }
+    }
+
+    public State exportState() {
+        List<float[]> m = new ArrayList<>();
+        List<float[]> v = new ArrayList<>();
+        for (int i = 0; i < parameters.size(); i++) {
+            m.add(means[i] == null ? null : means[i].toFloatArray());
+            v.add(variances[i] == null ? null : variances[i].toFloatArray());
+        }
+        return new State(steps, m, v);
+    }
+
+    /** Restores {@link #exportState()}'s output; the moments must match the parameters one to one. */
+    public void importState(State saved) {
+        if (saved.means().size() != parameters.size() || saved.steps() < 0) {
+            throw new IllegalArgumentException("Adam state has " + saved.means().size() + " moments for "
+                    + parameters.size() + " parameters (step " + saved.steps() + ")");
+        }
+        for (int i = 0; i < parameters.size(); i++) {
+            long n = parameters.get(i).getArray().size();
+            float[] m = saved.means().get(i);
+            float[] v = saved.variances().get(i);
+            if ((m == null) != (v == null) || (m != null && (m.length != n || v.length != n))) {
+                throw new IllegalArgumentException("Adam moments " + i + " do not match their parameter (" + n
+                        + " values)");
+            }
+        }
+        for (int i = 0; i < parameters.size(); i++) {
+            if (means[i] != null) {
+                means[i].close();
+                variances[i].close();
+                means[i] = null;
+                variances[i] = null;
+            }
+            float[] m = saved.means().get(i);
+            if (m != null) {
+                ai.djl.ndarray.types.Shape shape = parameters.get(i).getArray().getShape();
+                means[i] = state.create(m, shape);
+                variances[i] = state.create(saved.variances().get(i), shape);
+            }
+        }
+        steps = saved.steps();
+    }
+
     @Override
     public void close() {
         state.close();

@@ -71,6 +71,52 @@ public final class TorchSgd implements AutoCloseable {
         }
     }
 
+    /**
+     * The optimiser's state for a checkpoint: the learning rate of the last step (NaN before the
+     * first) and each parameter's folded momentum buffer {@code lr·v} (null before its first step).
+     */
+    public record State(double lastLr, List<float[]> buffers) {
+        public State {
+            buffers = java.util.Collections.unmodifiableList(new ArrayList<>(buffers));
+        }
+    }
+
+    public State exportState() {
+        List<float[]> out = new ArrayList<>();
+        for (NDArray buffer : buffers) {
+            out.add(buffer == null ? null : buffer.toFloatArray());
+        }
+        return new State(lastLr, out);
+    }
+
+    /** Restores {@link #exportState()}'s output; the buffers must match the parameters one to one. */
+    public void importState(State saved) {
+        if (saved.buffers().size() != parameters.size()) {
+            throw new IllegalArgumentException("SGD state has " + saved.buffers().size() + " buffers for "
+                    + parameters.size() + " parameters");
+        }
+        for (int i = 0; i < parameters.size(); i++) {
+            float[] values = saved.buffers().get(i);
+            NDArray w = parameters.get(i).getArray();
+            if (values != null && values.length != w.size()) {
+                throw new IllegalArgumentException("SGD buffer " + i + " has " + values.length + " values, parameter has "
+                        + w.size());
+            }
+        }
+        for (int i = 0; i < parameters.size(); i++) {
+            float[] values = saved.buffers().get(i);
+            if (buffers[i] != null) {
+                buffers[i].close();
+                buffers[i] = null;
+            }
+            if (values != null) {
+                NDArray w = parameters.get(i).getArray();
+                buffers[i] = state.create(values, w.getShape());
+            }
+        }
+        lastLr = saved.lastLr();
+    }
+
     @Override
     public void close() {
         state.close();

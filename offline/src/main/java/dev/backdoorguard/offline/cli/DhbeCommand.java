@@ -1,0 +1,226 @@
+package dev.backdoorguard.offline.cli;
+
+import dev.backdoorguard.core.bundle.ModelJson;
+import dev.backdoorguard.core.bundle.ModelSpec;
+import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.eval.Evaluator;
+import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.Seeds;
+import dev.backdoorguard.offline.purify.PurificationData;
+import dev.backdoorguard.offline.purify.dhbe.DhbeCheckpoints;
+import dev.backdoorguard.offline.purify.dhbe.DhbeConfig;
+import dev.backdoorguard.offline.purify.dhbe.DhbeMetrics;
+import dev.backdoorguard.offline.purify.dhbe.DhbeProfile;
+import dev.backdoorguard.offline.purify.dhbe.DhbePurifier;
+import dev.backdoorguard.offline.purify.dhbe.Generators;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code guard purify dhbe}: data-free adversarial distillation with a patch adversary. */
+@Command(
+        name = "dhbe",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Data-free Holistic Backdoor Erasing (AsiaCCS 2023): no clean data. A student initialised from the model"
+                    + " is distilled from the frozen model (L1 on logits) on images from an adversarial generator,"
+                    + " while an adversarial patch generator makes it insensitive to any small additive patch at a"
+                    + " random place (0.1-weighted L1 against its own clean logits). Per iteration: 5 student SGD steps,"
+                    + " 1 Adam step per generator; learning rates x0.1 at 60% and 80% of the run.",
+            "Sizes come from --profile (full: the reference, a GPU budget; cpu: the spec's scale-down sized to"
+                    + " ~30 CPU minutes, see docs/BENCHMARKS.md section 7 for what it achieves); each can be set by"
+                    + " its own option. The generator supports square inputs whose side is divisible by 4.",
+            ""
+        })
+public final class DhbeCommand implements Callable<Integer> {
+    @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin PurificationRun run;
+
+    @Option(names = "--profile", defaultValue = "full", paramLabel = "NAME",
+            description = "Default sizes: full (15000 iterations, batch 256, ngf 64, nz 256, student lr 0.1) or cpu"
+                    + " (1500 iterations, batch 64, ngf 16, nz 128, student lr 0.1: ~30 single-thread minutes for"
+                    + " cnn-small, but it did not keep the clean accuracy in any measured run, docs/BENCHMARKS.md"
+                    + " section 7) (default: ${DEFAULT-VALUE}).")
+    String profile;
+
+    @Option(names = "--iterations", paramLabel = "N",
+            description = "Outer iterations, > 0 (default: 15000, cpu profile 1500).")
+    Integer iterations;
+
+    @Option(names = "--batch-size", paramLabel = "B",
+            description = "Synthetic images per step, >= 2 (default: 256, cpu profile 64).")
+    Integer batchSize;
+
+    @Option(names = "--ngf", paramLabel = "N", description = "Generator width, both generators (default: 64, cpu profile 16).")
+    Integer ngf;
+
+    @Option(names = "--nz", paramLabel = "N", description = "Image generator noise size (default: 256, cpu profile 128).")
+    Integer nz;
+
+    @Option(names = "--nz2", paramLabel = "N", description = "Patch generator noise size (default: --nz).")
+    Integer nz2;
+
+    @Option(names = "--patch-size", defaultValue = "5", paramLabel = "P",
+            description = "Side of the adversarial patch, <= the image side (default: ${DEFAULT-VALUE}).")
+    int patchSize;
+
+    @Option(names = "--lr-student", paramLabel = "LR",
+            description = "Student SGD learning rate (momentum 0.9, weight decay 5e-4) (default: 0.1, also in the cpu profile).")
+    Double lrStudent;
+
+    @Option(names = "--lr-generator", defaultValue = "1e-3", paramLabel = "LR",
+            description = "Image generator Adam learning rate (default: ${DEFAULT-VALUE}).")
+    double lrGenerator;
+
+    @Option(names = "--lr-patch", defaultValue = "1e-3", paramLabel = "LR",
+            description = "Patch generator Adam learning rate (default: ${DEFAULT-VALUE}).")
+    double lrPatch;
+
+    @Option(names = "--loss-weight-patch", defaultValue = "0.1", paramLabel = "W",
+            description = "Weight of the patch regulariser L1(S(x+p), sg(S(x))) (default: ${DEFAULT-VALUE}).")
+    double lossWeightPatch;
+
+    @Option(names = "--tv2", defaultValue = "1e-4", paramLabel = "W",
+            description = "Weight of the generator's sum-type TV2 prior (default: ${DEFAULT-VALUE}).")
+    double tv2;
+
+    @Option(names = "--eval-every", defaultValue = "0", paramLabel = "N",
+            description = "With --eval-trigger: measure ACC/ASR every N iterations on --eval-images test images, into"
+                    + " report.json and " + DhbePurifier.CURVE_PNG + " (default: ${DEFAULT-VALUE} = only before and"
+                    + " after).")
+    int evalEvery;
+
+    @Option(names = "--eval-images", defaultValue = "2000", paramLabel = "N",
+            description = "Test images (a seeded subset) for the --eval-every evaluations; 0 = all. The before/after"
+                    + " figures always use the whole test set (default: ${DEFAULT-VALUE}).")
+    int evalImages;
+
+    @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "N",
+            description = "Save the whole training state every N iterations, atomically (default: ${DEFAULT-VALUE} ="
+                    + " never).")
+    int checkpointEvery;
+
+    @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+            description = "Checkpoint directory (default: <out>.dhbe-checkpoint next to --out).")
+    Path checkpointDir;
+
+    @Option(names = "--resume",
+            description = "Continue from the checkpoint in --checkpoint-dir; with the same settings and seed the result"
+                    + " equals the uninterrupted run's.")
+    boolean resume;
+
+    @Override
+    public Integer call() throws Exception {
+        DhbeProfile p = DhbeProfile.parse(profile);
+        int z = nz != null ? nz : p.nz;
+        DhbeConfig config = new DhbeConfig(iterations != null ? iterations : p.iterations,
+                batchSize != null ? batchSize : p.batchSize, ngf != null ? ngf : p.ngf, z, nz2 != null ? nz2 : z,
+                patchSize, lrStudent != null ? lrStudent : p.lrStudent, lrGenerator, lrPatch, lossWeightPatch, tv2,
+                run.seed);
+        if (evalEvery < 0 || evalImages < 0) {
+            throw new IllegalArgumentException("--eval-every and --eval-images must be >= 0");
+        }
+        if (evalEvery > 0 && run.evalTrigger == null) {
+            throw new IllegalArgumentException("--eval-every needs --eval-trigger");
+        }
+        Path dir = checkpointDir != null ? checkpointDir
+                : run.output.out.toAbsolutePath().normalize().resolveSibling(run.output.out.getFileName()
+                        + ".dhbe-checkpoint");
+        DhbeCheckpoints checkpoints = new DhbeCheckpoints(dir, checkpointEvery, resume);
+        run.checkOutput();
+        if (!Files.isDirectory(run.model)) {
+            throw new dev.backdoorguard.core.bundle.BundleException(run.model + ": model bundle directory not found");
+        }
+        ModelSpec model = ModelJson.read(run.model.resolve(Classifier.MODEL_JSON));
+        Generators.checkImageSize(model.height(), model.imageWidth());
+        if (patchSize > model.height()) {
+            throw new IllegalArgumentException("--patch-size " + patchSize + " is larger than the " + model.height() + "x"
+                    + model.imageWidth() + " image");
+        }
+        checkpoints.checkResumable(config);
+        DhbePurifier dhbe = new DhbePurifier(config, checkpoints, evalEvery > 0 ? evaluator() : null, evalEvery,
+                DhbeProgress.stderr());
+        try {
+            return run.execute(dhbe, PurificationData.none(), null, Map.of(), spec.commandLine().getOut());
+        } catch (UncheckedIOException e) {
+            throw e.getCause(); // a corrupt checkpoint is bad input (exit 2), not an internal error
+        }
+    }
+
+    /** ACC/ASR/RA and DHBE's conditional ASR on a seeded subset of the test set, for --eval-every. */
+    private Function<Classifier, DhbeMetrics> evaluator() {
+        return new Function<>() {
+            private ImageDataset test;
+            private ImageDataset victims;
+            private PurificationRun.Evaluation evaluation;
+
+            @Override
+            public DhbeMetrics apply(Classifier student) {
+                if (evaluation == null) {
+                    try {
+                        evaluation = run.new Evaluation(student);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    test = subset(evaluation.test);
+                    int target = run.evalTarget;
+                    victims = test.subset(java.util.stream.IntStream.range(0, test.size())
+                            .filter(i -> test.labels()[i] != target).toArray());
+                }
+                Evaluator evaluator = new Evaluator(Evaluator.DEFAULT_BATCH);
+                int[] clean = evaluator.predict(student, test, null, done -> {});
+                int[] cleanVictims = evaluator.predict(student, victims, null, done -> {});
+                int[] triggered = evaluator.predict(student, victims, evaluation.trigger, done -> {});
+                int correct = 0;
+                for (int i = 0; i < clean.length; i++) {
+                    correct += clean[i] == test.labels()[i] ? 1 : 0;
+                }
+                int hits = 0;
+                int recovered = 0;
+                int eligible = 0;
+                int conditionalHits = 0;
+                for (int i = 0; i < triggered.length; i++) {
+                    hits += triggered[i] == run.evalTarget ? 1 : 0;
+                    recovered += triggered[i] == victims.labels()[i] ? 1 : 0;
+                    if (cleanVictims[i] == victims.labels()[i]) {
+                        eligible++;
+                        conditionalHits += triggered[i] == run.evalTarget ? 1 : 0;
+                    }
+                }
+                return new DhbeMetrics((double) correct / test.size(), (double) hits / victims.size(),
+                        (double) recovered / victims.size(), eligible == 0 ? Double.NaN : (double) conditionalHits / eligible);
+            }
+        };
+    }
+
+    private ImageDataset subset(ImageDataset test) {
+        if (evalImages == 0 || evalImages >= test.size()) {
+            return test;
+        }
+        int[] order = new int[test.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        SplittableRandom random = new SplittableRandom(Seeds.derive(run.seed, "dhbe-eval-subset"));
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        int[] picked = java.util.Arrays.copyOf(order, evalImages);
+        java.util.Arrays.sort(picked);
+        return test.subset(picked);
+    }
+}

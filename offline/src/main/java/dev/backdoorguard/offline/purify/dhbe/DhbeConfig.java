@@ -1,0 +1,86 @@
+package dev.backdoorguard.offline.purify.dhbe;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * DHBE settings (specs/dhbe-seam.md §A.5). {@code iterations} counts outer iterations of 5 student
+ * steps, one generator step and one patch-generator step; the learning rates of all three drop ×0.1
+ * at {@code int(0.6·iterations)} and {@code int(0.8·iterations)}. The student's momentum (0.9) and
+ * weight decay (5e-4) and the 5 : 1 : 1 ratio are part of the algorithm and not configurable.
+ */
+public record DhbeConfig(
+        int iterations,
+        int batchSize,
+        int ngf,
+        int nz,
+        int nz2,
+        int patchSize,
+        double lrStudent,
+        double lrGenerator,
+        double lrPatch,
+        double lossWeightPatch,
+        double tv2,
+        long seed) {
+    public static final int STUDENT_STEPS = 5;
+    public static final double MOMENTUM = 0.9;
+    public static final double WEIGHT_DECAY = 5e-4;
+
+    public DhbeConfig {
+        positive("--iterations", iterations);
+        positive("--batch-size", batchSize);
+        if (batchSize < 2) {
+            // batch-statistics BN in the generators needs more than one sample per channel
+            throw new IllegalArgumentException("--batch-size must be >= 2, got " + batchSize);
+        }
+        positive("--ngf", ngf);
+        positive("--nz", nz);
+        positive("--nz2", nz2);
+        positive("--patch-size", patchSize);
+        rate("--lr-student", lrStudent);
+        rate("--lr-generator", lrGenerator);
+        rate("--lr-patch", lrPatch);
+        if (!(lossWeightPatch >= 0) || Double.isInfinite(lossWeightPatch)) {
+            throw new IllegalArgumentException("--loss-weight-patch must be finite and >= 0, got " + lossWeightPatch);
+        }
+        if (!(tv2 >= 0) || Double.isInfinite(tv2)) {
+            throw new IllegalArgumentException("--tv2 must be finite and >= 0, got " + tv2);
+        }
+    }
+
+    private static void positive(String option, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(option + " must be > 0, got " + value);
+        }
+    }
+
+    private static void rate(String option, double value) {
+        if (!(value > 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(option + " must be finite and > 0, got " + value);
+        }
+    }
+
+    /** The learning-rate factor at 0-based {@code iteration}: 1, then 0.1 from 60%, 0.01 from 80% of the run. */
+    public double lrFactor(int iteration) {
+        double f = 1;
+        if (iteration >= (int) (0.6 * iterations)) {
+            f *= 0.1;
+        }
+        if (iteration >= (int) (0.8 * iterations)) {
+            f *= 0.1;
+        }
+        return f;
+    }
+
+    /** Every setting as report.json spells it; a checkpoint must match all of them to be resumed. */
+    public ObjectNode toJson() {
+        ObjectNode n = new ObjectMapper().createObjectNode();
+        n.put("iterations", iterations).put("batch_size", batchSize).put("ngf", ngf).put("nz", nz).put("nz2", nz2)
+                .put("patch_size", patchSize).put("lr_student", lrStudent).put("lr_generator", lrGenerator)
+                .put("lr_patch", lrPatch).put("loss_weight_patch", lossWeightPatch).put("tv2", tv2).put("seed", seed)
+                .put("student_steps_per_iteration", STUDENT_STEPS).put("student_momentum", MOMENTUM)
+                .put("student_weight_decay", WEIGHT_DECAY).put("generator_betas", "0.9, 0.999")
+                .put("lr_milestones", (int) (0.6 * iterations) + ", " + (int) (0.8 * iterations));
+        return n;
+    }
+}

@@ -1,0 +1,164 @@
+package dev.backdoorguard.offline.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.offline.GuardOffline;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code guard purify dhbe} end to end on a small real backdoored Fashion-MNIST model (trained in
+ * {@link #trainASmallBackdooredModel()}), with tiny sizes: the bundle, report, curves, checkpoints, and
+ * every bad-input path (exit 2, one line, input untouched, no output).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DhbeCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Tiny sizes so a run takes seconds; the algorithm is the same as at full size. */
+    private static final String[] SMALL = {"--iterations", "6", "--batch-size", "8", "--ngf", "4", "--nz", "16",
+        "--lr-student", "0.1"};
+
+    @TempDir static Path tmp;
+    private Path model;
+    private String inputHash;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = GuardOffline.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    /** head, then the small sizes unless {@code tail} sets them itself, then tail. */
+    static String[] args(String[] head, String... tail) {
+        List<String> all = new ArrayList<>(List.of(head));
+        List<String> overridden = List.of(tail);
+        for (int i = 0; i < SMALL.length; i += 2) {
+            if (!overridden.contains(SMALL[i])) {
+                all.add(SMALL[i]);
+                all.add(SMALL[i + 1]);
+            }
+        }
+        all.addAll(overridden);
+        return all.toArray(String[]::new);
+    }
+
+    @BeforeAll
+    void trainASmallBackdooredModel() throws Exception {
+        model = tmp.resolve("m0");
+        Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
+                "--max-train", "6000", "--seed", "1", "--padding", "0", "--no-flip", "--out", model.toString(), "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        inputHash = Bundles.sha256(model.resolve("weights.safetensors"));
+    }
+
+    @Test
+    void aShortRunLowersTheAttackSuccessRateAndWritesBundleReportCurvesAndCheckpoints() throws Exception {
+        Path out = tmp.resolve("m1-dhbe");
+        Run r = run(args(new String[] {"purify", "dhbe", "--model", model.toString(), "--out", out.toString(),
+            "--eval-trigger", "badnets", "--eval-target", "0", "--eval-every", "3", "--eval-images", "500",
+            "--checkpoint-every", "3", "--json"}));
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode report = JSON.readTree(r.out());
+        System.out.println("DHBE on the test model: " + report.get("evaluation"));
+        assertThat(report.get("method").asText()).isEqualTo("dhbe");
+        assertThat(report.at("/config/iterations").asInt()).isEqualTo(6);
+        assertThat(report.at("/config/lr_milestones").asText()).isEqualTo("3, 4");
+        assertThat(report.at("/input/clean_images").asInt()).isZero();
+        assertThat(report.at("/details/evaluations")).hasSize(3); // before (0), 3, 6
+        assertThat(report.at("/details/evaluations/1/asr_conditional").isNumber()).isTrue();
+        assertThat(report.at("/details/losses")).hasSize(6);
+        assertThat(report.at("/details/checkpoints_written/0").asInt()).isEqualTo(3);
+        // The trigger stops working within a few iterations. So does much of the clean accuracy: in this tiny
+        // run the student is far from having re-learnt the teacher (docs/BENCHMARKS.md §7 measures real runs).
+        double before = report.at("/evaluation/before/asr").asDouble();
+        assertThat(before).isGreaterThan(0.5);
+        assertThat(report.at("/evaluation/after/asr").asDouble()).isLessThan(before / 2);
+        try (Stream<Path> files = Files.list(out)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("model.json",
+                    "weights.safetensors", "report.json", "dhbe-curve.png", "dhbe-losses.png");
+        }
+        assertThat(javax.imageio.ImageIO.read(out.resolve("dhbe-curve.png").toFile()).getWidth()).isEqualTo(640);
+        assertThat(tmp.resolve("m1-dhbe.dhbe-checkpoint").resolve("checkpoint.json")).exists();
+        assertThat(Bundles.sha256(model.resolve("weights.safetensors"))).isEqualTo(inputHash);
+        Run eval = run("evaluate", "--model", out.toString(), "--trigger", "badnets", "--json");
+        assertThat(JSON.readTree(eval.out()).at("/metrics/asr").asDouble())
+                .isEqualTo(report.at("/evaluation/after/asr").asDouble());
+    }
+
+    @Test
+    void badInputIsOneLineExitTwoWithTheInputUntouchedAndNoOutput() throws Exception {
+        Path out = tmp.resolve("never");
+        String m = model.toString();
+        String o = out.toString();
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--patch-size", "29")),
+                "--patch-size 29 is larger than the 28x28 image");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "0")),
+                "--iterations must be > 0");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--profile", "gpu")),
+                "--profile must be full or cpu");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--eval-every", "5")),
+                "--eval-every needs --eval-trigger");
+        // a model whose input the generator cannot make (cnn-small runs on 30x30, the generator needs side % 4 == 0)
+        Path odd = tmp.resolve("m-30");
+        Files.createDirectories(odd);
+        Files.copy(model.resolve("weights.safetensors"), odd.resolve("weights.safetensors"));
+        Files.writeString(odd.resolve("model.json"), Files.readString(model.resolve("model.json"))
+                .replaceAll("\"input_shape\"\\s*:\\s*\\[\\s*1\\s*,\\s*28\\s*,\\s*28\\s*\\]", "\"input_shape\": [1, 30, 30]"));
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", odd.toString(), "--out", o})),
+                "square inputs whose side is divisible by 4");
+        // --resume: nothing there, a corrupt checkpoint, a checkpoint of other settings
+        Path ckpt = tmp.resolve("ckpt");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--resume",
+                "--checkpoint-dir", ckpt.toString())), "--resume: no checkpoint");
+        Run ok = run(args(new String[] {"purify", "dhbe", "--model", m, "--out", tmp.resolve("m2").toString()},
+                "--iterations", "4", "--checkpoint-every", "2", "--checkpoint-dir", ckpt.toString()));
+        assertThat(ok.exit()).as(ok.err()).isZero();
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "4",
+                "--batch-size", "16", "--resume", "--checkpoint-dir", ckpt.toString())),
+                "was written with other settings: batch_size 8 -> 16");
+        Files.writeString(ckpt.resolve("checkpoint.json"), "{\"format\": \"dhbe-checkpoint-1\", \"config\": ");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "4",
+                "--resume", "--checkpoint-dir", ckpt.toString())), "--resume: corrupt checkpoint");
+        assertThat(out).doesNotExist();
+        try (Stream<Path> files = Files.list(tmp)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".never"));
+        }
+        assertThat(Bundles.sha256(model.resolve("weights.safetensors"))).isEqualTo(inputHash);
+    }
+
+    @Test
+    void helpShowsEveryOptionWithItsDefault() {
+        Run r = run("purify", "dhbe", "--help");
+        assertThat(r.exit()).isZero();
+        for (String option : new String[] {"--iterations", "--batch-size", "--ngf", "--nz", "--nz2", "--patch-size",
+            "--lr-student", "--lr-generator", "--lr-patch", "--loss-weight-patch", "--tv2", "--profile",
+            "--checkpoint-every", "--checkpoint-dir", "--resume", "--eval-every"}) {
+            assertThat(r.out()).contains(option);
+        }
+        assertThat(r.out()).contains("default: 15000, cpu profile").contains("default: 0.1)").contains("default: 1e-4)");
+    }
+
+    private static void assertError(Run r, String message) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains(message);
+        assertThat(r.err().strip().lines().count()).as("one line: " + r.err()).isEqualTo(1);
+    }
+}
