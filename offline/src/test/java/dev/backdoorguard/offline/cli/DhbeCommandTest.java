@@ -1,13 +1,12 @@
 package dev.backdoorguard.offline.cli;
 
+import static dev.backdoorguard.offline.cli.CommandLineTest.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.backdoorguard.core.bundle.Bundles;
-import dev.backdoorguard.offline.GuardOffline;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.backdoorguard.offline.cli.CommandLineTest.Run;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,16 +33,8 @@ class DhbeCommandTest {
     private Path model;
     private String inputHash;
 
-    record Run(int exit, String out, String err) {}
-
     static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cli = GuardOffline.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+        return CommandLineTest.run(args);
     }
 
     /** head, then the small sizes unless {@code tail} sets them itself, then tail. */
@@ -154,11 +145,5 @@ class DhbeCommandTest {
             assertThat(r.out()).contains(option);
         }
         assertThat(r.out()).contains("default: 15000, cpu profile").contains("default: 0.1)").contains("default: 1e-4)");
-    }
-
-    private static void assertError(Run r, String message) {
-        assertThat(r.exit()).as(r.err()).isEqualTo(2);
-        assertThat(r.err()).contains(message);
-        assertThat(r.err().strip().lines().count()).as("one line: " + r.err()).isEqualTo(1);
     }
 }
