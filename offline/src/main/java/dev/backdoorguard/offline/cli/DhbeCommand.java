@@ -95,6 +95,14 @@ public final class DhbeCommand implements Callable<Integer> {
             description = "Weight of the generator's sum-type TV2 prior (default: ${DEFAULT-VALUE}).")
     double tv2;
 
+    @Option(names = "--student-bn", defaultValue = "train", paramLabel = "MODE",
+            description = "BatchNorm mode of the student during distillation: train (the reference: batch statistics,"
+                    + " running statistics updated on synthetic batches) or eval, a DEVIATION from the reference that"
+                    + " freezes the running statistics and normalises with them (weights still train): on CPU-sized"
+                    + " runs the synthetic batches' statistics replaced the real ones and the student collapsed,"
+                    + " docs/BENCHMARKS.md section 7 (default: ${DEFAULT-VALUE}).")
+    String studentBn;
+
     @Option(names = "--eval-every", defaultValue = "0", paramLabel = "N",
             description = "With --eval-trigger: measure ACC/ASR every N iterations on --eval-images test images, into"
                     + " report.json and " + DhbePurifier.CURVE_PNG + " (default: ${DEFAULT-VALUE} = only before and"
@@ -127,7 +135,7 @@ public final class DhbeCommand implements Callable<Integer> {
         DhbeConfig config = new DhbeConfig(iterations != null ? iterations : p.iterations,
                 batchSize != null ? batchSize : p.batchSize, ngf != null ? ngf : p.ngf, z, nz2 != null ? nz2 : z,
                 patchSize, lrStudent != null ? lrStudent : p.lrStudent, lrGenerator, lrPatch, lossWeightPatch, tv2,
-                run.seed);
+                run.seed, DhbeConfig.StudentBn.parse(studentBn));
         if (evalEvery < 0 || evalImages < 0) {
             throw new IllegalArgumentException("--eval-every and --eval-images must be >= 0");
         }

@@ -72,6 +72,7 @@ class DhbeCommandTest {
         assertThat(report.get("method").asText()).isEqualTo("dhbe");
         assertThat(report.at("/config/iterations").asInt()).isEqualTo(6);
         assertThat(report.at("/config/lr_milestones").asText()).isEqualTo("3, 4");
+        assertThat(report.at("/config/student_bn").asText()).isEqualTo("train"); // the reference by default
         assertThat(report.at("/input/clean_images").asInt()).isZero();
         assertThat(report.at("/details/evaluations")).hasSize(3); // before (0), 3, 6
         assertThat(report.at("/details/evaluations/1/asr_conditional").isNumber()).isTrue();
@@ -105,6 +106,8 @@ class DhbeCommandTest {
                 "--iterations must be > 0");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--profile", "gpu")),
                 "--profile must be full or cpu");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--student-bn", "foo")),
+                "--student-bn must be train or eval, got foo");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--eval-every", "5")),
                 "--eval-every needs --eval-trigger");
         // a model whose input the generator cannot make (cnn-small runs on 30x30, the generator needs side % 4 == 0)
@@ -141,9 +144,11 @@ class DhbeCommandTest {
         assertThat(r.exit()).isZero();
         for (String option : new String[] {"--iterations", "--batch-size", "--ngf", "--nz", "--nz2", "--patch-size",
             "--lr-student", "--lr-generator", "--lr-patch", "--loss-weight-patch", "--tv2", "--profile",
-            "--checkpoint-every", "--checkpoint-dir", "--resume", "--eval-every"}) {
+            "--checkpoint-every", "--checkpoint-dir", "--resume", "--eval-every", "--student-bn"}) {
             assertThat(r.out()).contains(option);
         }
         assertThat(r.out()).contains("default: 15000, cpu profile").contains("default: 0.1)").contains("default: 1e-4)");
+        assertThat(r.out().replaceAll("\\s+", " ")).contains("eval, a DEVIATION from the reference")
+                .contains("(default: train)");
     }
 }

@@ -82,6 +82,10 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         for (Iterator<Map.Entry<String, JsonNode>> it = now.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             JsonNode old = saved.path(e.getKey());
+            if (old.isMissingNode() && e.getKey().equals("student_bn")) {
+                // checkpoints written before --student-bn existed ran the reference (train-mode BN)
+                old = com.fasterxml.jackson.databind.node.TextNode.valueOf(DhbeConfig.StudentBn.TRAIN.label());
+            }
             if (!old.equals(e.getValue()) && !(old.isNumber() && e.getValue().isNumber()
                     && old.asDouble() == e.getValue().asDouble())) {
                 out.add(e.getKey() + " " + (old.isMissingNode() ? "missing" : old.asText()) + " -> "

@@ -21,12 +21,44 @@ public record DhbeConfig(
         double lrPatch,
         double lossWeightPatch,
         double tv2,
-        long seed) {
+        long seed,
+        StudentBn studentBn) {
     public static final int STUDENT_STEPS = 5;
     public static final double MOMENTUM = 0.9;
     public static final double WEIGHT_DECAY = 5e-4;
 
+    /**
+     * How the student's BatchNorm layers run during distillation. {@code TRAIN} is the reference (batch
+     * statistics, running statistics updated on every synthetic batch, in all three step types).
+     * {@code EVAL} is a named deviation (docs/BENCHMARKS.md §7): running statistics frozen and used for
+     * normalisation in every student forward; gradients still reach every weight, including BN's affine ones.
+     */
+    public enum StudentBn {
+        TRAIN, EVAL;
+
+        public static StudentBn parse(String name) {
+            for (StudentBn b : values()) {
+                if (b.label().equals(name)) {
+                    return b;
+                }
+            }
+            throw new IllegalArgumentException("--student-bn must be train or eval, got " + name);
+        }
+
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** The reference configuration: the student's BatchNorm in train mode. */
+    public DhbeConfig(int iterations, int batchSize, int ngf, int nz, int nz2, int patchSize, double lrStudent,
+            double lrGenerator, double lrPatch, double lossWeightPatch, double tv2, long seed) {
+        this(iterations, batchSize, ngf, nz, nz2, patchSize, lrStudent, lrGenerator, lrPatch, lossWeightPatch, tv2,
+                seed, StudentBn.TRAIN);
+    }
+
     public DhbeConfig {
+        java.util.Objects.requireNonNull(studentBn, "studentBn");
         positive("--iterations", iterations);
         positive("--batch-size", batchSize);
         if (batchSize < 2) {
@@ -60,6 +92,11 @@ public record DhbeConfig(
         }
     }
 
+    /** The {@code training} flag of every student forward: false with {@code --student-bn eval}. */
+    public boolean studentBnTraining() {
+        return studentBn == StudentBn.TRAIN;
+    }
+
     /** The learning-rate factor at 0-based {@code iteration}: 1, then 0.1 from 60%, 0.01 from 80% of the run. */
     public double lrFactor(int iteration) {
         double f = 1;
@@ -78,6 +115,7 @@ public record DhbeConfig(
         n.put("iterations", iterations).put("batch_size", batchSize).put("ngf", ngf).put("nz", nz).put("nz2", nz2)
                 .put("patch_size", patchSize).put("lr_student", lrStudent).put("lr_generator", lrGenerator)
                 .put("lr_patch", lrPatch).put("loss_weight_patch", lossWeightPatch).put("tv2", tv2).put("seed", seed)
+                .put("student_bn", studentBn.label())
                 .put("student_steps_per_iteration", STUDENT_STEPS).put("student_momentum", MOMENTUM)
                 .put("student_weight_decay", WEIGHT_DECAY).put("generator_betas", "0.9, 0.999")
                 .put("lr_milestones", (int) (0.6 * iterations) + ", " + (int) (0.8 * iterations));

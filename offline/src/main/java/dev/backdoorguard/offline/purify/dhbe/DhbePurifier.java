@@ -138,8 +138,10 @@ public final class DhbePurifier implements Purifier {
             }
             ObjectNode cfg = config.toJson();
             return new PurificationReport(name(), cfg, details, String.format("DHBE, %d iterations (batch %d, ngf %d,"
-                    + " nz %d, student lr %s), data-free; final distillation L1 %.4f", n, config.batchSize(),
-                    config.ngf(), config.nz(), config.lrStudent(), losses[0][n - 1]), charts);
+                    + " nz %d, student lr %s%s), data-free; final distillation L1 %.4f", n, config.batchSize(),
+                    config.ngf(), config.nz(), config.lrStudent(),
+                    config.studentBnTraining() ? "" : ", student BN in eval mode: a deviation", losses[0][n - 1]),
+                    charts);
         }
     }
 

@@ -23,7 +23,8 @@ import java.util.Map;
 /**
  * The DHBE loop's state and its three step types (specs/dhbe-seam.md §A.4, §A.6): the frozen
  * teacher (a second copy of the model, eval mode), the student (the model itself, edited in place,
- * train mode in every step), the image and patch generators (train mode) and their optimisers.
+ * train mode in every step; with {@code --student-bn eval}, a named deviation, its BatchNorm layers use
+ * and keep their running statistics, while its weights still receive gradients), the image and patch generators (train mode) and their optimisers.
  *
  * <p>Every step draws its noise from (seed, iteration, step) and zeroes the gradients of the network
  * it updates first: DJL's collector does not zero, and in PyTorch's loop the generator steps leave
@@ -47,6 +48,8 @@ final class DhbeTrainer implements AutoCloseable {
     private final NDArray mean;
     private final NDArray std;
     private final int side;
+    /** The training flag of every student forward: true (reference) or false (--student-bn eval, a deviation). */
+    private final boolean studentTraining;
 
     DhbeTrainer(Classifier student, DhbeConfig config) throws BundleException {
         ModelSpec spec = student.spec();
@@ -58,6 +61,7 @@ final class DhbeTrainer implements AutoCloseable {
         this.config = config;
         this.student = student;
         this.side = spec.height();
+        this.studentTraining = config.studentBnTraining();
         Classifier copy = Classifier.create(spec, Architectures.standard(), 0);
         try {
             copy.loadStateDict(student.stateDict(), "the teacher (a copy of the model)");
@@ -115,8 +119,8 @@ final class DhbeTrainer implements AutoCloseable {
             NDArray xpPix = xPix.add(StepNoise.pad(patch, side, top, left));
             NDArray t = teacher.forward(xPix, false);
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                NDArray s = student.forward(xPix, true);
-                NDArray sp = student.forward(xpPix, true);
+                NDArray s = student.forward(xPix, studentTraining);
+                NDArray sp = student.forward(xpPix, studentTraining);
                 NDArray distillation = l1(s, t);
                 NDArray loss = distillation.add(l1(sp, s.stopGradient()).mul((float) config.lossWeightPatch()));
                 collector.backward(loss);
@@ -138,7 +142,7 @@ final class DhbeTrainer implements AutoCloseable {
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray x = generator.generate(z, true);
                 NDArray xPix = pixels(x);
-                NDArray loss = l1(student.forward(xPix, true), teacher.forward(xPix, false)).neg();
+                NDArray loss = l1(student.forward(xPix, studentTraining), teacher.forward(xPix, false)).neg();
                 if (config.tv2() > 0) {
                     loss = loss.add(tv2(x).mul((float) config.tv2()));
                 }
@@ -162,7 +166,7 @@ final class DhbeTrainer implements AutoCloseable {
             int left = noise.offset(side - config.patchSize());
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray xpPix = xPix.add(StepNoise.pad(patches.generate(z2, true), side, top, left));
-                NDArray loss = l1(student.forward(xPix, true), student.forward(xpPix, true)).neg();
+                NDArray loss = l1(student.forward(xPix, studentTraining), student.forward(xpPix, studentTraining)).neg();
                 collector.backward(loss);
                 value = finite(loss.getFloat(), "patch generator");
             }

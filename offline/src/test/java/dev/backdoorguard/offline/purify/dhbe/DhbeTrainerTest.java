@@ -83,6 +83,39 @@ class DhbeTrainerTest {
     }
 
     @Test
+    void withStudentBnEvalTheStudentsWeightsTrainButItsRunningStatisticsStay() throws Exception {
+        DhbeConfig c = config(10, 1);
+        DhbeConfig eval = new DhbeConfig(c.iterations(), c.batchSize(), c.ngf(), c.nz(), c.nz2(), c.patchSize(),
+                c.lrStudent(), c.lrGenerator(), c.lrPatch(), c.lossWeightPatch(), c.tv2(), c.seed(),
+                DhbeConfig.StudentBn.EVAL);
+        try (Classifier s = load(); DhbeTrainer trainer = new DhbeTrainer(s, eval)) {
+            Map<String, HostTensor> before = s.stateDict();
+            trainer.studentStep(0, 0);
+            Map<String, HostTensor> afterStudentStep = s.stateDict();
+            // gradients flowed through the eval-mode forward: the weights, BN's affine ones included, moved
+            assertThat(afterStudentStep.get("features.0.weight").floats())
+                    .isNotEqualTo(before.get("features.0.weight").floats());
+            assertThat(afterStudentStep.get("features.1.weight").floats())
+                    .isNotEqualTo(before.get("features.1.weight").floats());
+            // ... and no BN running statistic moved, in this step or in the generator steps
+            trainer.generatorStep(0);
+            trainer.patchStep(0);
+            Map<String, HostTensor> after = s.stateDict();
+            int statistics = 0;
+            for (String key : before.keySet()) {
+                if (key.endsWith("running_mean") || key.endsWith("running_var")) {
+                    statistics++;
+                    assertThat(after.get(key).floats()).as(key).isEqualTo(before.get(key).floats());
+                }
+            }
+            assertThat(statistics).isPositive();
+        }
+        assertThatThrownBy(() -> DhbeConfig.StudentBn.parse("foo")).hasMessage("--student-bn must be train or eval, got foo");
+        assertThat(eval.toJson().get("student_bn").asText()).isEqualTo("eval");
+        assertThat(c.toJson().get("student_bn").asText()).isEqualTo("train");
+    }
+
+    @Test
     void resumingFromACheckpointReproducesTheUninterruptedRunExactly() throws Exception {
         DhbeConfig config = config(6, 3); // LR milestones at 3 and 4: the resume crosses both
         Map<String, HostTensor> uninterrupted;
@@ -140,6 +173,9 @@ class DhbeTrainerTest {
         assertThatThrownBy(() -> resume.checkResumable(new DhbeConfig(4, 16, 4, 8, 8, 5, 0.05, 1e-3, 1e-3, 0.1, 1e-4,
                 3))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batch_size 8 -> 16");
         resume.checkResumable(config(4, 3));
+        assertThatThrownBy(() -> resume.checkResumable(new DhbeConfig(4, 8, 4, 8, 8, 5, 0.05, 1e-3, 1e-3, 0.1, 1e-4,
+                3, DhbeConfig.StudentBn.EVAL))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("student_bn train -> eval");
         Files.write(dir.resolve(DhbeCheckpoints.TENSORS), new byte[] {1, 2, 3});
         try (Classifier m = load()) {
             Map<String, HostTensor> before = m.stateDict();
