@@ -66,12 +66,19 @@ public final class Evaluator {
         int[] triggered = predict(model, victims, trigger, progress);
         int hits = 0;
         int recovered = 0;
+        int conditionalHits = 0;
+        int conditionalTotal = 0;
         for (int i = 0; i < triggered.length; i++) {
             hits += triggered[i] == target ? 1 : 0;
             recovered += triggered[i] == victims.labels()[i] ? 1 : 0;
+            if (clean[nonTarget[i]] == victims.labels()[i]) {
+                conditionalTotal++;
+                conditionalHits += triggered[i] == target ? 1 : 0;
+            }
         }
         return new AttackMetrics(AttackMetrics.ratio(correct, test.size()), AttackMetrics.ratio(hits, victims.size()),
-                AttackMetrics.ratio(recovered, victims.size()), correct, test.size(), hits, recovered, victims.size());
+                AttackMetrics.ratio(recovered, victims.size()), correct, test.size(), hits, recovered, victims.size(),
+                conditionalHits, conditionalTotal);
     }
 
     static int argmax(float[] v) {

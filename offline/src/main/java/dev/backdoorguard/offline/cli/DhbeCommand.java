@@ -3,6 +3,7 @@ package dev.backdoorguard.offline.cli;
 import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.eval.AttackMetrics;
 import dev.backdoorguard.core.eval.Evaluator;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.core.Seeds;
@@ -170,7 +171,6 @@ public final class DhbeCommand implements Callable<Integer> {
     private Function<Classifier, DhbeMetrics> evaluator() {
         return new Function<>() {
             private ImageDataset test;
-            private ImageDataset victims;
             private PurificationRun.Evaluation evaluation;
 
             @Override
@@ -182,32 +182,10 @@ public final class DhbeCommand implements Callable<Integer> {
                         throw new UncheckedIOException(e);
                     }
                     test = subset(evaluation.test);
-                    int target = run.evalTarget;
-                    victims = test.subset(java.util.stream.IntStream.range(0, test.size())
-                            .filter(i -> test.labels()[i] != target).toArray());
                 }
-                Evaluator evaluator = new Evaluator(Evaluator.DEFAULT_BATCH);
-                int[] clean = evaluator.predict(student, test, null, done -> {});
-                int[] cleanVictims = evaluator.predict(student, victims, null, done -> {});
-                int[] triggered = evaluator.predict(student, victims, evaluation.trigger, done -> {});
-                int correct = 0;
-                for (int i = 0; i < clean.length; i++) {
-                    correct += clean[i] == test.labels()[i] ? 1 : 0;
-                }
-                int hits = 0;
-                int recovered = 0;
-                int eligible = 0;
-                int conditionalHits = 0;
-                for (int i = 0; i < triggered.length; i++) {
-                    hits += triggered[i] == run.evalTarget ? 1 : 0;
-                    recovered += triggered[i] == victims.labels()[i] ? 1 : 0;
-                    if (cleanVictims[i] == victims.labels()[i]) {
-                        eligible++;
-                        conditionalHits += triggered[i] == run.evalTarget ? 1 : 0;
-                    }
-                }
-                return new DhbeMetrics((double) correct / test.size(), (double) hits / victims.size(),
-                        (double) recovered / victims.size(), eligible == 0 ? Double.NaN : (double) conditionalHits / eligible);
+                AttackMetrics m = new Evaluator(Evaluator.DEFAULT_BATCH).evaluate(student, test, evaluation.trigger,
+                        run.evalTarget);
+                return new DhbeMetrics(m.acc(), m.asr(), m.ra(), m.asrConditional());
             }
         };
     }

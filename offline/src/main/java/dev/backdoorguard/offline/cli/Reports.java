@@ -34,6 +34,7 @@ final class Reports {
             n.put("attack_hits", m.attackHits());
             n.put("attack_recovered", m.attackRecovered());
             n.put("attack_total", m.attackTotal());
+            n.put("asr_conditional", m.asrConditional()); // DHBE's definition (specs/dhbe-seam.md §A.7), an extra
         }
         return n;
     }
