@@ -3,25 +3,20 @@ package dev.backdoorguard.offline.cli;
 import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.ImageDataset;
-import dev.backdoorguard.core.eval.AttackMetrics;
-import dev.backdoorguard.core.eval.Evaluator;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.core.Seeds;
 import dev.backdoorguard.offline.purify.PurificationData;
 import dev.backdoorguard.offline.purify.dhbe.DhbeCheckpoints;
 import dev.backdoorguard.offline.purify.dhbe.DhbeConfig;
-import dev.backdoorguard.offline.purify.dhbe.DhbeMetrics;
 import dev.backdoorguard.offline.purify.dhbe.DhbeProfile;
 import dev.backdoorguard.offline.purify.dhbe.DhbePurifier;
 import dev.backdoorguard.offline.purify.dhbe.Generators;
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -158,36 +153,13 @@ public final class DhbeCommand implements Callable<Integer> {
                     + model.imageWidth() + " image");
         }
         checkpoints.checkResumable(config);
-        DhbePurifier dhbe = new DhbePurifier(config, checkpoints, evalEvery > 0 ? evaluator() : null, evalEvery,
+        DhbePurifier dhbe = new DhbePurifier(config, checkpoints, evalEvery > 0 ? run.lazyEvaluation(this::subset) : null, evalEvery,
                 DhbeProgress.stderr());
         try {
             return run.execute(dhbe, PurificationData.none(), null, Map.of(), spec.commandLine().getOut());
         } catch (UncheckedIOException e) {
             throw e.getCause(); // a corrupt checkpoint is bad input (exit 2), not an internal error
         }
-    }
-
-    /** ACC/ASR/RA and DHBE's conditional ASR on a seeded subset of the test set, for --eval-every. */
-    private Function<Classifier, DhbeMetrics> evaluator() {
-        return new Function<>() {
-            private ImageDataset test;
-            private PurificationRun.Evaluation evaluation;
-
-            @Override
-            public DhbeMetrics apply(Classifier student) {
-                if (evaluation == null) {
-                    try {
-                        evaluation = run.new Evaluation(student);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                    test = subset(evaluation.test);
-                }
-                AttackMetrics m = new Evaluator(Evaluator.DEFAULT_BATCH).evaluate(student, test, evaluation.trigger,
-                        run.evalTarget);
-                return new DhbeMetrics(m.acc(), m.asr(), m.ra(), m.asrConditional());
-            }
-        };
     }
 
     private ImageDataset subset(ImageDataset test) {

@@ -2,7 +2,7 @@ package dev.backdoorguard.offline.cli;
 
 import dev.backdoorguard.offline.purify.dhbe.DhbeListener;
 import dev.backdoorguard.offline.purify.dhbe.DhbeLosses;
-import dev.backdoorguard.offline.purify.dhbe.DhbeMetrics;
+import dev.backdoorguard.core.eval.AttackMetrics;
 import java.io.PrintStream;
 import java.nio.file.Path;
 
@@ -54,7 +54,7 @@ final class DhbeProgress implements DhbeListener {
     }
 
     @Override
-    public void onEvaluation(int done, DhbeMetrics m) {
+    public void onEvaluation(int done, AttackMetrics m) {
         if (terminal) {
             out.print("\r");
         }

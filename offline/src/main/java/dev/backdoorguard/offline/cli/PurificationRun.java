@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -80,11 +81,13 @@ public final class PurificationRun {
 
     /**
      * The --eval-trigger measurement as a function a purifier can call during its run (SEAM's
-     * --track-asr); the test set is loaded on the first call.
+     * --track-asr, DHBE's --eval-every) on {@code select} of the test set; the test set is loaded
+     * on the first call.
      */
-    Function<Classifier, AttackMetrics> lazyEvaluation() {
+    Function<Classifier, AttackMetrics> lazyEvaluation(UnaryOperator<ImageDataset> select) {
         return new Function<>() {
             private Evaluation evaluation;
+            private ImageDataset test;
 
             @Override
             public AttackMetrics apply(Classifier classifier) {
@@ -94,8 +97,9 @@ public final class PurificationRun {
                     } catch (IOException e) {
                         throw new UncheckedIOException(e);
                     }
+                    test = select.apply(evaluation.test);
                 }
-                return evaluation.measure(classifier);
+                return new Evaluator(Evaluator.DEFAULT_BATCH).evaluate(classifier, test, evaluation.trigger, evalTarget);
             }
         };
     }

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -151,7 +152,7 @@ public final class SeamCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--track-asr needs --eval-trigger");
         }
         return run.execute(new SeamPurifier(config, spec.commandLine().getErr()::println,
-                trackAsr ? run.lazyEvaluation() : null), data, null, Map.of(), spec.commandLine().getOut());
+                trackAsr ? run.lazyEvaluation(UnaryOperator.identity()) : null), data, null, Map.of(), spec.commandLine().getOut());
     }
 
     private List<Double> ladder() {

@@ -1,5 +1,6 @@
 package dev.backdoorguard.offline.purify.dhbe;
 
+import dev.backdoorguard.core.eval.AttackMetrics;
 import java.nio.file.Path;
 
 /** Progress of a DHBE run, for a console or a log. */
@@ -9,7 +10,7 @@ public interface DhbeListener {
     /** After each outer iteration (1-based {@code done} of {@code total}); {@code seconds} since this process started training. */
     default void onIteration(int done, int total, DhbeLosses losses, double seconds) {}
 
-    default void onEvaluation(int done, DhbeMetrics metrics) {}
+    default void onEvaluation(int done, AttackMetrics metrics) {}
 
     default void onCheckpoint(int done, Path dir) {}
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.bundle.BundleException;
 import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.bundle.HostTensor;
+import dev.backdoorguard.core.eval.AttackMetrics;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.PurificationData;
 import dev.backdoorguard.offline.purify.PurificationReport;
@@ -37,7 +38,7 @@ public final class DhbePurifier implements Purifier {
 
     private final DhbeConfig config;
     private final DhbeCheckpoints checkpoints;
-    private final Function<Classifier, DhbeMetrics> evaluator;
+    private final Function<Classifier, AttackMetrics> evaluator;
     private final int evalEvery;
     private final DhbeListener listener;
 
@@ -45,7 +46,7 @@ public final class DhbePurifier implements Purifier {
      * @param evaluator measures the student every {@code evalEvery} iterations (and before the first
      *     and after the last), or null for none
      */
-    public DhbePurifier(DhbeConfig config, DhbeCheckpoints checkpoints, Function<Classifier, DhbeMetrics> evaluator,
+    public DhbePurifier(DhbeConfig config, DhbeCheckpoints checkpoints, Function<Classifier, AttackMetrics> evaluator,
             int evalEvery, DhbeListener listener) {
         if (evalEvery < 0) {
             throw new IllegalArgumentException("--eval-every must be >= 0 (0 = never), got " + evalEvery);
@@ -146,7 +147,7 @@ public final class DhbePurifier implements Purifier {
     }
 
     private ObjectNode evaluate(DhbeTrainer trainer, int done) {
-        DhbeMetrics m = evaluator.apply(trainer.student());
+        AttackMetrics m = evaluator.apply(trainer.student());
         listener.onEvaluation(done, m);
         ObjectNode e = JSON.createObjectNode();
         e.put("iteration", done).put("acc", m.acc()).put("asr", m.asr()).put("ra", m.ra())
