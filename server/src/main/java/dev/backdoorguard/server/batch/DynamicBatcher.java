@@ -143,9 +143,9 @@ public final class DynamicBatcher implements AutoCloseable {
             long t2 = System.nanoTime();
             List<BatchPrediction> parts = split(prediction, live);
             long t3 = System.nanoTime();
-            metrics.compute(name, "input").record(t1 - t0, TimeUnit.NANOSECONDS);
-            metrics.compute(name, "infer").record(t2 - t1, TimeUnit.NANOSECONDS);
-            metrics.compute(name, "output").record(t3 - t2, TimeUnit.NANOSECONDS);
+            metrics.compute(name, GuardMetrics.Stage.INPUT).record(t1 - t0, TimeUnit.NANOSECONDS);
+            metrics.compute(name, GuardMetrics.Stage.INFER).record(t2 - t1, TimeUnit.NANOSECONDS);
+            metrics.compute(name, GuardMetrics.Stage.OUTPUT).record(t3 - t2, TimeUnit.NANOSECONDS);
             model.stats().computeInput.add(t1 - t0);
             model.stats().computeInfer.add(t2 - t1);
             model.stats().computeOutput.add(t3 - t2);

@@ -174,7 +174,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
         boolean ok = status.isOk();
         try {
             (ok ? model.stats().success : model.stats().fail).add(nanos);
-            metrics.request(model.name(), model.version(), ok, ok ? "ok" : status.getCode().name(), nanos);
+            metrics.request(model, ok, ok ? "ok" : status.getCode().name(), nanos);
         } catch (RuntimeException e) {
             logger.warn("recording request metrics failed", e);  // never keeps the answer from the client
         }
