@@ -57,6 +57,21 @@ public final class Classifier implements AutoCloseable {
         return new Classifier(spec, architecture, NDManager.newBaseManager());
     }
 
+    /**
+     * An independent copy (own manager, same architecture, this network's current parameters and
+     * buffers). It draws its throw-away initial values from the engine's random stream.
+     */
+    public Classifier copy() throws BundleException {
+        Classifier copy = new Classifier(spec, architecture, NDManager.newBaseManager());
+        try {
+            copy.loadStateDict(stateDict(), "a copy of the " + spec.architecture() + " model");
+            return copy;
+        } catch (BundleException | RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+    }
+
     /** Loads {@code model.json} and {@code weights.safetensors} from a bundle directory, strictly. */
     public static Classifier load(Path bundle, Architectures registry) throws IOException {
         if (!Files.isDirectory(bundle)) {

@@ -8,7 +8,6 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.backdoorguard.core.Seeds;
-import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.BundleException;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.bundle.ModelSpec;
@@ -62,33 +61,33 @@ final class DhbeTrainer implements AutoCloseable {
         this.student = student;
         this.side = spec.height();
         this.studentTraining = config.studentBnTraining();
-        Classifier copy = Classifier.create(spec, Architectures.standard(), 0);
-        try {
-            copy.loadStateDict(student.stateDict(), "the teacher (a copy of the model)");
-        } catch (BundleException | RuntimeException e) {
-            copy.close();
-            throw e;
-        }
-        this.teacher = copy;
+        this.teacher = student.copy();
         for (Parameter p : teacher.parameters().values()) {
             if (p.requiresGradient()) {
                 p.getArray().setRequiresGradient(false); // frozen; gradients still flow to its input
             }
         }
         this.manager = student.manager().newSubManager();
-        int c = spec.channels();
-        this.generator = Generators.image(config.nz(), config.ngf(), c, side, manager,
-                Seeds.derive(config.seed(), "dhbe-generator"));
-        this.patches = Generators.patch(config.nz2(), config.ngf(), c, config.patchSize(), manager,
-                Seeds.derive(config.seed(), "dhbe-patch-generator"));
-        this.studentParams = student.parameters().values().stream().filter(Parameter::requiresGradient).toList();
-        this.generatorParams = Generators.trainable(generator);
-        this.patchParams = Generators.trainable(patches);
-        this.studentOptimizer = new TorchSgd(studentParams, DhbeConfig.MOMENTUM, DhbeConfig.WEIGHT_DECAY, manager);
-        this.generatorOptimizer = new TorchAdam(generatorParams, 0.9, 0.999, 0, manager);
-        this.patchOptimizer = new TorchAdam(patchParams, 0.9, 0.999, 0, manager);
-        this.mean = manager.create(spec.mean()).reshape(1, c, 1, 1);
-        this.std = manager.create(spec.std()).reshape(1, c, 1, 1);
+        try {
+            int c = spec.channels();
+            this.generator = Generators.image(config.nz(), config.ngf(), c, side, manager,
+                    Seeds.derive(config.seed(), "dhbe-generator"));
+            this.patches = Generators.patch(config.nz2(), config.ngf(), c, config.patchSize(), manager,
+                    Seeds.derive(config.seed(), "dhbe-patch-generator"));
+            this.studentParams = student.parameters().values().stream().filter(Parameter::requiresGradient).toList();
+            this.generatorParams = Generators.trainable(generator);
+            this.patchParams = Generators.trainable(patches);
+            this.studentOptimizer = new TorchSgd(studentParams, DhbeConfig.MOMENTUM, DhbeConfig.WEIGHT_DECAY, manager);
+            this.generatorOptimizer = new TorchAdam(generatorParams, 0.9, 0.999, 0, manager);
+            this.patchOptimizer = new TorchAdam(patchParams, 0.9, 0.999, 0, manager);
+            this.mean = manager.create(spec.mean()).reshape(1, c, 1, 1);
+            this.std = manager.create(spec.std()).reshape(1, c, 1, 1);
+        } catch (RuntimeException e) {
+            // The caller only owns a trainer it got back: free what was made so far.
+            manager.close();
+            teacher.close();
+            throw e;
+        }
     }
 
     /** One outer iteration (0-based): 5 student steps, one generator step, one patch-generator step. */
