@@ -105,17 +105,12 @@ public final class ModelGuard implements Guard {
 
     @Override
     public Inspection inspect(PixelBatch image) {
-        if (detector == null) {
-            throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
-        }
+        CriticalLayerDetector detector = requireDetector();
         if (image.size() != 1) {
             throw new InvalidInputException("inspect takes exactly one image, got " + image.size());
         }
-        checkShape(image);
-        JniUtils.setGradMode(false);
         try (NDManager scope = classifier.manager().newSubManager()) {
-            NDArray x = scope.create(image.pixels(), new Shape(1, image.channels(), image.height(), image.width()));
-            NDList out = classifier.forwardWithTaps(x, false, detector.taps());
+            NDList out = forward(scope, image, true);
             NDArray predicted = out.get(0).argMax(1);
             CriticalLayerDetector.Scores scores = detector.score(byName(out), predicted);
             int label = (int) predicted.getLong(0);
@@ -135,17 +130,10 @@ public final class ModelGuard implements Guard {
 
     @Override
     public BatchPrediction predict(PixelBatch batch, boolean guard) {
-        checkShape(batch);
         ModelSpec spec = classifier.spec();
         boolean guarded = guard && detector != null;
-        // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
-        // record an autograd graph.
-        JniUtils.setGradMode(false);
         try (NDManager scope = classifier.manager().newSubManager()) {
-            NDArray x = scope.create(batch.pixels(),
-                    new Shape(batch.size(), batch.channels(), batch.height(), batch.width()));
-            NDList out = guarded ? classifier.forwardWithTaps(x, false, detector.taps())
-                    : new NDList(classifier.forward(x, false));
+            NDList out = forward(scope, batch, guarded);
             NDArray logits = out.get(0);
             NDArray predicted = logits.argMax(1);
             float[] logitValues = logits.toFloatArray();
@@ -173,17 +161,33 @@ public final class ModelGuard implements Guard {
      * compare with the heap-side {@link DetectorCalibration#score}.
      */
     public float[] rawScores(PixelBatch batch) {
+        CriticalLayerDetector detector = requireDetector();
+        try (NDManager scope = classifier.manager().newSubManager()) {
+            NDList out = forward(scope, batch, true);
+            return detector.score(byName(out), out.get(0).argMax(1)).score().toFloatArray();
+        }
+    }
+
+    private CriticalLayerDetector requireDetector() {
         if (detector == null) {
             throw new GuardException("model " + classifier.spec().architecture() + " has no calibrated detector");
         }
+        return detector;
+    }
+
+    /**
+     * One forward pass of {@code batch} in {@code scope}: the logits, then (with {@code withTaps}) the
+     * detector's taps.
+     */
+    private NDList forward(NDManager scope, PixelBatch batch, boolean withTaps) {
         checkShape(batch);
+        // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
+        // record an autograd graph.
         JniUtils.setGradMode(false);
-        try (NDManager scope = classifier.manager().newSubManager()) {
-            NDArray x = scope.create(batch.pixels(),
-                    new Shape(batch.size(), batch.channels(), batch.height(), batch.width()));
-            NDList out = classifier.forwardWithTaps(x, false, detector.taps());
-            return detector.score(byName(out), out.get(0).argMax(1)).score().toFloatArray();
-        }
+        NDArray x = scope.create(batch.pixels(), new Shape(batch.size(), batch.channels(), batch.height(),
+                batch.width()));
+        return withTaps ? classifier.forwardWithTaps(x, false, detector.taps())
+                : new NDList(classifier.forward(x, false));
     }
 
     private void checkShape(PixelBatch batch) {
