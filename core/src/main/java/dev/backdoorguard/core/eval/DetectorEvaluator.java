@@ -5,7 +5,6 @@ import dev.backdoorguard.core.guard.BatchPrediction;
 import dev.backdoorguard.core.guard.Guard;
 import dev.backdoorguard.core.guard.PixelBatch;
 import dev.backdoorguard.core.trigger.Trigger;
-import java.util.Arrays;
 import java.util.function.IntConsumer;
 
 /**
@@ -36,8 +35,7 @@ public final class DetectorEvaluator {
             throw new IllegalArgumentException("target class " + target + " is outside [0, " + k + ")");
         }
         Scored clean = score(guard, test, null, progress, 0);
-        int[] nonTarget = java.util.stream.IntStream.range(0, test.size())
-                .filter(i -> test.labels()[i] != target).toArray();
+        int[] nonTarget = TestBatches.nonTarget(test, target);
         Scored triggered = score(guard, test.subset(nonTarget), trigger, progress, test.size());
         int[] hits = java.util.stream.IntStream.range(0, nonTarget.length)
                 .filter(i -> triggered.predicted[i] == target).toArray();
@@ -56,22 +54,17 @@ public final class DetectorEvaluator {
 
     private Scored score(Guard guard, ImageDataset data, Trigger trigger, IntConsumer progress, int offset) {
         int n = data.size();
-        int size = data.imageSize();
         float[] scores = new float[n];
         boolean[] flags = new boolean[n];
         int[] predicted = new int[n];
-        for (int start = 0; start < n; start += batchSize) {
-            int count = Math.min(batchSize, n - start);
-            float[] pixels = trigger == null
-                    ? Arrays.copyOfRange(data.pixels(), start * size, (start + count) * size)
-                    : trigger.applied(data.pixels(), start, count, size);
+        TestBatches.forEach(data, trigger, batchSize, (start, count, pixels) -> {
             BatchPrediction p = guard.predict(
                     new PixelBatch(pixels, count, data.channels(), data.height(), data.width()), true);
             System.arraycopy(p.scores(), 0, scores, start, count);
             System.arraycopy(p.flags(), 0, flags, start, count);
             System.arraycopy(p.labels(), 0, predicted, start, count);
             progress.accept(offset + start + count);
-        }
+        });
         return new Scored(scores, flags, predicted);
     }
 }

@@ -21,24 +21,14 @@ public final class Evaluator {
     /** The predicted class of every image of {@code test}, optionally triggered first. */
     public int[] predict(Classifier model, ImageDataset test, Trigger trigger, IntConsumer progress) {
         checkShape(model, test);
-        int n = test.size();
-        int[] predicted = new int[n];
-        int size = test.imageSize();
-        for (int start = 0; start < n; start += batchSize) {
-            int count = Math.min(batchSize, n - start);
-            float[] batch;
-            if (trigger == null) {
-                batch = new float[count * size];
-                System.arraycopy(test.pixels(), start * size, batch, 0, batch.length);
-            } else {
-                batch = trigger.applied(test.pixels(), start, count, size);
-            }
-            float[][] logits = model.logits(batch, count);
+        int[] predicted = new int[test.size()];
+        TestBatches.forEach(test, trigger, batchSize, (start, count, pixels) -> {
+            float[][] logits = model.logits(pixels, count);
             for (int i = 0; i < count; i++) {
                 predicted[start + i] = argmax(logits[i]);
             }
             progress.accept(start + count);
-        }
+        });
         return predicted;
     }
 
@@ -60,8 +50,7 @@ public final class Evaluator {
             throw new IllegalArgumentException("target class " + target + " is outside [0, "
                     + model.spec().numClasses() + ")");
         }
-        int[] nonTarget = java.util.stream.IntStream.range(0, test.size())
-                .filter(i -> test.labels()[i] != target).toArray();
+        int[] nonTarget = TestBatches.nonTarget(test, target);
         ImageDataset victims = test.subset(nonTarget);
         int[] triggered = predict(model, victims, trigger, progress);
         int hits = 0;
