@@ -9,6 +9,9 @@ answers come from PyTorch: the same bundle loaded with tools/pyguard, the same F
 images, and the detector of the bundle (detector.json + detector.safetensors) scored in PyTorch.
 
 Checks, one line each (PASS/FAIL + detail), then a summary; exit 1 on any FAIL:
+  * our proto/ grpc_service.proto against each upstream file, field by field: package, service,
+    method signatures, every field number both sides use (name, type, label, oneof) must agree and
+    no upstream field of a shared message may be missing unless reserved; additions are NOTE lines;
   * every RPC we serve: ServerLive/Ready, ModelReady, ServerMetadata, ModelMetadata (names,
     datatypes and shapes of DESIGN.md section 7), ModelInfer, ModelStatistics (counts rise),
     RepositoryIndex, RepositoryModelUnload/Load (ModelReady false, then true), with the token;
@@ -228,6 +231,96 @@ def decode_outputs(resp):
 def param_value(p):
     which = p.WhichOneof("parameter_choice")
     return which, (getattr(p, which) if which else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# wire compatibility of our proto/ with the upstream files
+
+
+def descriptor(proto_path):
+    """The FileDescriptorProto of one .proto file (protoc --descriptor_set_out, nothing imported)."""
+    from grpc_tools import protoc
+    from google.protobuf import descriptor_pb2
+    with tempfile.TemporaryDirectory(prefix="oip-desc-") as tmp:
+        out = os.path.join(tmp, "set.pb")
+        rc = protoc.main(["protoc", f"-I{os.path.dirname(proto_path)}", f"--descriptor_set_out={out}",
+                          os.path.basename(proto_path)])
+        if rc != 0:
+            sys.exit(f"oip_conformance: protoc failed ({rc}) on {proto_path}")
+        fds = descriptor_pb2.FileDescriptorSet()
+        with open(out, "rb") as f:
+            fds.ParseFromString(f.read())
+    return fds.file[-1]
+
+
+def diff_protos(ours_path, upstream_path, label, report):
+    """Field by field: a number both sides use must agree in name, type, label and oneof, and an
+    upstream field of a shared message must exist in ours unless ours reserves its number (else FAIL);
+    RPCs, messages and fields only one side has otherwise are printed as NOTEs (additive)."""
+    from google.protobuf import descriptor_pb2 as dp
+    ours, up = descriptor(ours_path), descriptor(upstream_path)
+
+    def messages(fd):
+        out = {}
+
+        def walk(d, prefix):
+            out[prefix + d.name] = d
+            for n in d.nested_type:
+                walk(n, prefix + d.name + ".")
+        for d in fd.message_type:
+            walk(d, "")
+        return out
+
+    def fields(d):
+        return {f.number: (f.name, dp.FieldDescriptorProto.Type.Name(f.type)[5:].lower(),
+                           dp.FieldDescriptorProto.Label.Name(f.label)[6:].lower(), f.type_name or "",
+                           d.oneof_decl[f.oneof_index].name if f.HasField("oneof_index") else "") for f in d.field}
+
+    def note(text):
+        print(f"NOTE {label}: {text}", flush=True)
+
+    report.check(f"{label} package", ours.package == up.package, f"ours {ours.package}, upstream {up.package}")
+    so = {s.name: s for s in ours.service}
+    su = {s.name: s for s in up.service}
+    for name in sorted(set(so) | set(su)):
+        if name not in so or name not in su:
+            report.check(f"{label} service {name}", False, "only " + ("ours" if name in so else "upstream"))
+            continue
+        mo = {m.name: m for m in so[name].method}
+        mu = {m.name: m for m in su[name].method}
+        for m in sorted(set(mo) | set(mu)):
+            if m not in mu:
+                note(f"rpc {name}.{m} only in ours")
+            elif m not in mo:
+                note(f"rpc {name}.{m} only upstream (not served: UNIMPLEMENTED)")
+            else:
+                a, b = mo[m], mu[m]
+                sig = lambda x: (x.input_type, x.output_type, x.client_streaming, x.server_streaming)  # noqa: E731
+                report.check(f"{label} rpc {name}.{m}", sig(a) == sig(b), f"{sig(a)}" if sig(a) == sig(b)
+                             else f"ours {sig(a)}, upstream {sig(b)}")
+    mo, mu = messages(ours), messages(up)
+    for name in sorted(set(mo) | set(mu)):
+        if name not in mu:
+            note(f"message {name} only in ours")
+            continue
+        if name not in mo:
+            note(f"message {name} only upstream")
+            continue
+        fo, fu = fields(mo[name]), fields(mu[name])
+        reserved = {n for r in mo[name].reserved_range for n in range(r.start, r.end)}
+        bad = []
+        for n in sorted(set(fo) | set(fu)):
+            if n in fo and n in fu and fo[n] != fu[n]:
+                bad.append(f"#{n} ours {fo[n]} upstream {fu[n]}")
+            elif n in fo and n not in fu:
+                note(f"{name} field #{n} {fo[n][0]} ({fo[n][1]}) only in ours")
+            elif n in fu and n not in fo and n in reserved:
+                note(f"{name} field #{n} {fu[n][0]} ({fu[n][1]}) only upstream (reserved in ours: never sent)")
+            elif n in fu and n not in fo:
+                # a client's field we would silently drop (or a renumbered one): not wire-compatible
+                bad.append(f"#{n} {fu[n][0]} ({fu[n][1]}) missing in ours")
+        both = sorted(set(fo) & set(fu))
+        report.check(f"{label} message {name}", not bad, "; ".join(bad) if bad else f"fields {both} agree")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -751,6 +844,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="seed of the test-image draw")
     ap.add_argument("--timeout", type=float, default=60.0, help="deadline of each call in seconds")
     ap.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder (default $GUARD_DATA_DIR or Debian's)")
+    ap.add_argument("--our-proto", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto",
+                                                         "src", "main", "proto", "grpc_service.proto"),
+                    help="this project's grpc_service.proto, diffed field by field against the upstream files")
     ap.add_argument("--stubs", choices=("all", "triton", "kserve"), default="all",
                     help="which upstream stubs to use; 'all' runs triton here and kserve in a child process")
     args = ap.parse_args()
@@ -771,6 +867,14 @@ def main():
         ap.error(f"--proto-dir {args.proto_dir}: no grpc_predict_v2.proto (KServe) found")
 
     failed = 0
+    if args.stubs == "all" and os.path.isfile(args.our_proto):
+        rep = Report("")
+        for path, label in ((triton, "proto vs Triton"), (kserve, "proto vs KServe")):
+            if path:
+                print(f"# {label}: {os.path.abspath(args.our_proto)} against {path}", flush=True)
+                diff_protos(args.our_proto, path, label, rep)
+        print(f"# proto diff: {rep.passed} passed, {rep.failed} failed", flush=True)
+        failed += rep.failed
     with tempfile.TemporaryDirectory(prefix="oip-stubs-") as tmp:
         if args.stubs in ("all", "triton"):
             print(f"# Triton stubs compiled from {triton}", flush=True)
