@@ -33,7 +33,6 @@ import argparse
 import glob
 import importlib
 import io
-import math
 import os
 import struct
 import subprocess
