@@ -11,6 +11,7 @@ import dev.backdoorguard.proto.inference.RepositoryIndexRequest;
 import dev.backdoorguard.proto.inference.RepositoryIndexResponse;
 import dev.backdoorguard.proto.inference.RepositoryModelLoadRequest;
 import dev.backdoorguard.proto.inference.RepositoryModelUnloadRequest;
+import dev.backdoorguard.proto.inference.ServerReadyRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -126,7 +127,11 @@ class RepositoryTest {
             stub.repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder().setModelName("b").build());
             assertThat(health(channel, "b")).isEqualTo(ServingStatus.NOT_SERVING);
             assertThat(health(channel, "a")).isEqualTo(ServingStatus.SERVING);
-            assertThat(health(channel, "")).isEqualTo(ServingStatus.NOT_SERVING);
+            // An unloaded model no longer counts for the server's readiness (Triton's rule): the
+            // readiness probe must not take model a out of service because b was unloaded on purpose.
+            assertThat(health(channel, "")).isEqualTo(ServingStatus.SERVING);
+            assertThat(health(channel, "inference.GRPCInferenceService")).isEqualTo(ServingStatus.SERVING);
+            assertThat(stub.serverReady(ServerReadyRequest.getDefaultInstance()).getReady()).isTrue();
             assertThat(stub.modelReady(ModelReadyRequest.newBuilder().setName("b").build()).getReady()).isFalse();
             assertThatThrownBy(() -> stub.modelInfer(TestServers.fp32("b", TestServers.randomPixels(1, 1))))
                     .isInstanceOfSatisfying(StatusRuntimeException.class,
@@ -237,6 +242,9 @@ class RepositoryTest {
                 assertThat(health(channel, "n")).isEqualTo(ServingStatus.SERVING);
                 deleteTree(repo.resolve("n"));
                 await("model n unloaded", () -> servedVersion(stub, "n").isEmpty());
+                assertThat(health(channel, "n")).isEqualTo(ServingStatus.NOT_SERVING);
+                assertThat(health(channel, "")).isEqualTo(ServingStatus.SERVING);
+                assertThat(stub.serverReady(ServerReadyRequest.getDefaultInstance()).getReady()).isTrue();
                 assertThatThrownBy(() -> stub.modelInfer(TestServers.fp32("n", TestServers.randomPixels(1, 3))))
                         .isInstanceOfSatisfying(StatusRuntimeException.class,
                                 e -> assertThat(e.getStatus().getCode()).isIn(Status.Code.UNAVAILABLE,

@@ -263,9 +263,15 @@ public final class ModelRepository implements AutoCloseable {
         return out;
     }
 
-    /** Whether at least one model is known and every known model is serving. */
+    /**
+     * ServerReady and the overall health status: at least one model is known and every model that
+     * should be serving is. A model unloaded on purpose (RepositoryModelUnload, or its directory
+     * removed under the watch) no longer counts, as in Triton: otherwise a Kubernetes readiness
+     * probe would take every other model of the replica out of service. A failed load still counts.
+     */
     public boolean allReady() {
-        return !closed && !entries.isEmpty() && entries.values().stream().allMatch(e -> e.current() != null);
+        return !closed && !entries.isEmpty()
+                && entries.values().stream().allMatch(e -> e.current() != null || UNLOADED.equals(e.reason()));
     }
 
     /** Whether {@code name} is serving. */

@@ -110,4 +110,39 @@ class ModelRepositoryTest {
         }
         assertThat(loaded).allSatisfy(g -> assertThat(g.closes).isEqualTo(1));
     }
+
+    @Test
+    void aModelUnloadedOnPurposeNoLongerCountsForReadinessButAFailedLoadDoes() throws IOException {
+        Files.createDirectories(repo.resolve("a/1"));
+        Files.createDirectories(repo.resolve("b/1"));
+        ModelLoader loader = dir -> {
+            if (dir.getParent().getFileName().toString().equals("b") && Files.exists(dir.resolve("broken"))) {
+                throw new IOException("broken bundle");
+            }
+            return new RecordingGuard(dir);
+        };
+        try (ModelRepository models = ModelRepository.ofDirectory(repo, loader, RepositoryListener.none())) {
+            models.loadAll();
+            assertThat(models.allReady()).isTrue();
+
+            models.unload("b");
+            assertThat(models.isReady("b")).isFalse();
+            assertThat(models.allReady()).as("b was unloaded on purpose").isTrue();
+
+            Files.createFile(repo.resolve("b/1/broken"));
+            assertThatThrownBy(() -> models.load("b")).isInstanceOf(ModelLoadException.class);
+            assertThat(models.allReady()).as("b was asked for and failed to load").isFalse();
+
+            Files.delete(repo.resolve("b/1/broken"));
+            models.load("b");
+            assertThat(models.allReady()).isTrue();
+
+            models.unload("a");
+            models.unload("b");
+            assertThat(models.allReady()).as("every model unloaded on purpose, as Triton").isTrue();
+        }
+        try (ModelRepository nothingLoaded = ModelRepository.ofDirectory(repo, loader, RepositoryListener.none())) {
+            assertThat(nothingLoaded.allReady()).as("no model known yet").isFalse();
+        }
+    }
 }
