@@ -206,6 +206,11 @@ class InferenceRpcTest {
         assertMatchesReference(stub.modelInfer(ModelInferRequest.newBuilder().setModelName(MODEL)
                 .addInputs(TestServers.input("BYTES", 2))
                 .addRawInputContents(ByteString.copyFrom(rawForm.toByteArray())).build()), pixels);
+        // Triton's clients often shape BYTES [N, 1]; [N, 2] is still two images per item, refused.
+        assertMatchesReference(stub.modelInfer(ModelInferRequest.newBuilder().setModelName(MODEL)
+                .addInputs(TestServers.input("BYTES", 2, 1).setContents(c)).build()), pixels);
+        assertInvalid(ModelInferRequest.newBuilder().setModelName(MODEL)
+                .addInputs(TestServers.input("BYTES", 1, 2).setContents(c)).build(), "[N] or [N, 1]", "[1, 2]");
     }
 
     @Test

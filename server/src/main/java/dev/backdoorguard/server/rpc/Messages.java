@@ -84,8 +84,8 @@ final class Messages {
     }
 
     /**
-     * Decodes pixels in any accepted form: FP32 [N,C,H,W] in [0,1], UINT8 [N,C,H,W], BYTES [N]
-     * (PNG/JPEG), from {@code raw} (little-endian; null when absent) or {@code contents}.
+     * Decodes pixels in any accepted form: FP32 [N,C,H,W] in [0,1], UINT8 [N,C,H,W], BYTES [N] or
+     * [N,1] (PNG/JPEG), from {@code raw} (little-endian; null when absent) or {@code contents}.
      */
     static PixelBatch decodePixels(String datatype, List<Long> shape, ByteString raw, InferTensorContents contents,
             ModelSpec spec, int maxItems, String field, String dataField) {
@@ -105,9 +105,10 @@ final class Messages {
                 return new PixelBatch(pixels, n, c, h, w);
             }
             case "BYTES" -> {
-                if (shape.size() != 1) {
-                    throw new InvalidInputException(field + ".shape: BYTES input must be [N] (one encoded image"
-                            + " per item), got " + shape);
+                // [N, 1] too: Triton's clients often give BYTES tensors a trailing element dimension.
+                if (shape.size() != 1 && !(shape.size() == 2 && shape.get(1) == 1)) {
+                    throw new InvalidInputException(field + ".shape: BYTES input must be [N] or [N, 1] (one encoded"
+                            + " image per item), got " + shape);
                 }
                 int n = checkItems(shape.get(0), maxItems, field);
                 List<byte[]> images = raw != null ? splitLengthPrefixed(raw, dataField) : bytesContents(contents);
