@@ -12,7 +12,9 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -66,6 +68,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "Unmeasured warm-up before the run, e.g. 5s (default: ${DEFAULT-VALUE}).")
     Duration warmup;
 
+    @Option(names = "--connections", defaultValue = "1", description = "gRPC connections (HTTP/2) to spread the"
+            + " callers over; a server handles one connection's frames on one event-loop thread (default:"
+            + " ${DEFAULT-VALUE}).")
+    int connections;
+
     @Option(names = "--batch", defaultValue = "1", description = "Items per request (default: ${DEFAULT-VALUE}).")
     int batch;
 
@@ -99,6 +106,9 @@ final class BenchCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
+        if (connections < 1 || connections > 64) {
+            throw new IllegalArgumentException("--connections must be in [1, 64], got " + connections);
+        }
         Duration bound = duration == null && requests == 0 ? Duration.ofSeconds(60) : duration;
         BenchConfig config = new BenchConfig(model, mode, concurrency, rate, maxInFlight, bound, requests, warmup);
         IdxImages data = IdxImages.testSet(dataDir);
@@ -107,16 +117,22 @@ final class BenchCommand implements Callable<Integer> {
         Workload workload = Workload.create(data, batch, triggered, pool, seed);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (GuardClient client = GuardClient.connect(connection.config(1))) {
-            checkInputShape(client.modelMetadata(model), data);
+        List<GuardClient> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < connections; i++) {
+                clients.add(GuardClient.connect(connection.config(1)));
+            }
+            checkInputShape(clients.get(0).modelMetadata(model), data);
             boolean terminal = System.console() != null;
             ProgressLine progress = new ProgressLine(err, terminal, progressEvery.toMillis());
-            LoadReport report = new LoadGenerator(client, workload, config, progress,
+            LoadReport report = new LoadGenerator(clients, workload, config, progress,
                     terminal ? Duration.ofSeconds(1) : progressEvery).run();
             progress.finish();
             out.println(json ? Json.write(toJson(report, model)) : text(report, model));
             out.flush();
             return report.sent() > 0 && report.ok() == 0 ? ClientErrors.SERVER_ERROR : 0;
+        } finally {
+            clients.forEach(GuardClient::close);
         }
     }
 

@@ -19,23 +19,29 @@ import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
 
 /**
- * Drives a {@link GuardClient} with the requests of a {@link Workload} as {@link BenchConfig} says: an optional
- * warm-up phase whose numbers are discarded, then the measured phase. Every request sent is accounted for as a success
- * or an error by gRPC code; the run waits for its last answers (bounded by the client's deadline) before reporting.
+ * Drives one or more {@link GuardClient}s (one HTTP/2 connection each) with the requests of a {@link Workload} as
+ * {@link BenchConfig} says: an optional warm-up phase whose numbers are discarded, then the measured phase. Every
+ * request sent is accounted for as a success or an error by gRPC code; the run waits for its last answers (bounded by
+ * the client's deadline) before reporting. Closed-loop caller c uses connection c mod n; the open loop takes them in
+ * turn.
  */
 public final class LoadGenerator {
-    private final GuardClient client;
+    private final List<GuardClient> clients;
     private final Workload workload;
     private final BenchConfig config;
     private final Consumer<LoadProgress> progress;
     private final Duration progressEvery;
 
     /**
+     * @param clients  the connections to spread the load over (at least one; the caller closes them)
      * @param progress receives a snapshot every {@code progressEvery} while a phase runs (on its own thread)
      */
-    public LoadGenerator(GuardClient client, Workload workload, BenchConfig config,
+    public LoadGenerator(List<GuardClient> clients, Workload workload, BenchConfig config,
             Consumer<LoadProgress> progress, Duration progressEvery) {
-        this.client = client;
+        if (clients.isEmpty()) {
+            throw new IllegalArgumentException("the load generator needs at least one connection");
+        }
+        this.clients = List.copyOf(clients);
         this.workload = workload;
         this.config = config;
         this.progress = progress;
@@ -83,6 +89,7 @@ public final class LoadGenerator {
         AtomicLong tickets = new AtomicLong();
         List<Thread> callers = new ArrayList<>(config.concurrency());
         for (int c = 0; c < config.concurrency(); c++) {
+            GuardClient client = clients.get(c % clients.size());
             Thread caller = new Thread(() -> {
                 while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
                     Workload.Entry entry = workload.get(sequence.getAndIncrement());
@@ -129,7 +136,7 @@ public final class LoadGenerator {
             Workload.Entry entry = workload.get(sequence.getAndIncrement());
             stats.sent.increment();
             try {
-                client.predictAsync(request(entry)).whenComplete((prediction, failure) -> {
+                clients.get((int) (i % clients.size())).predictAsync(request(entry)).whenComplete((prediction, failure) -> {
                     if (failure == null) {
                         stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
                     } else {
@@ -144,7 +151,7 @@ public final class LoadGenerator {
             }
         }
         // Every outstanding call ends by its deadline; the margin covers callbacks still running.
-        long waitMillis = client.config().deadline().toMillis() + 5_000;
+        long waitMillis = clients.get(0).config().deadline().toMillis() + 5_000;
         if (!inFlight.tryAcquire(config.maxInFlight(), waitMillis, TimeUnit.MILLISECONDS)) {
             throw new IllegalStateException("calls still outstanding " + waitMillis + " ms after the run ended");
         }

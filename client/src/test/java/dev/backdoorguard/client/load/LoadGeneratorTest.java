@@ -112,6 +112,42 @@ class LoadGeneratorTest {
     }
 
     @Test
+    void callersAreSpreadOverEveryConnectionInBothLoops() throws IOException, InterruptedException {
+        // Three connections to three servers: each server's count is what went over its connection.
+        List<CannedInferenceServer> servers = List.of(server, CannedInferenceServer.plaintext(),
+                CannedInferenceServer.plaintext());
+        List<GuardClient> clients = List.of(client,
+                GuardClient.connect(ClientConfig.plaintext(servers.get(1).target()).withMaxAttempts(1)),
+                GuardClient.connect(ClientConfig.plaintext(servers.get(2).target()).withMaxAttempts(1)));
+        try {
+            LoadReport closed = new LoadGenerator(clients, workload,
+                    new BenchConfig("fashion", GuardMode.FLAG, 6, 0, 1, null, 60, Duration.ZERO), updates::add,
+                    Duration.ofMillis(100)).run();
+            assertThat(closed.ok()).isEqualTo(60);
+            assertThat(servers).allSatisfy(s -> assertThat(s.inferCalls.get()).isPositive());
+            assertThat(servers.stream().mapToInt(s -> s.inferCalls.get()).sum()).isEqualTo(60);
+
+            int[] afterClosed = servers.stream().mapToInt(s -> s.inferCalls.get()).toArray();
+            LoadReport open = new LoadGenerator(clients, workload,
+                    new BenchConfig("fashion", GuardMode.FLAG, 1, 200, 8, null, 30, Duration.ZERO), updates::add,
+                    Duration.ofMillis(100)).run();
+            assertThat(open.sent()).isEqualTo(open.ok());
+            assertThat(servers.stream().mapToInt(s -> s.inferCalls.get()).sum()).isEqualTo(60 + (int) open.sent());
+            for (int i = 0; i < 3; i++) {
+                assertThat(servers.get(i).inferCalls.get()).as("server %d", i).isGreaterThan(afterClosed[i]);
+            }
+        } finally {
+            for (int i = 1; i < 3; i++) {
+                clients.get(i).close();
+                servers.get(i).close();
+            }
+        }
+        assertThatThrownBy(() -> new LoadGenerator(List.of(), workload,
+                new BenchConfig("m", null, 1, 0, 1, null, 1, null), updates::add, Duration.ofMillis(100)))
+                .hasMessageContaining("at least one connection");
+    }
+
+    @Test
     void configRequiresABound() {
         assertThatThrownBy(() -> new BenchConfig("m", null, 1, 0, 1, null, 0, null))
                 .hasMessageContaining("bound the run");
@@ -120,6 +156,6 @@ class LoadGeneratorTest {
     }
 
     private LoadReport run(BenchConfig config) throws InterruptedException {
-        return new LoadGenerator(client, workload, config, updates::add, Duration.ofMillis(100)).run();
+        return new LoadGenerator(List.of(client), workload, config, updates::add, Duration.ofMillis(100)).run();
     }
 }
