@@ -211,8 +211,9 @@ public final class AtomicDirectory {
                 : e instanceof NotDirectoryException ? "not a directory"
                 : fs.getReason() != null ? fs.getReason() : e.getClass().getSimpleName();
         String detail = "";
-        if (fs.getFile() != null) {
-            Path file = Path.of(fs.getFile()).toAbsolutePath().normalize();
+        String written = fs.getOtherFile() != null ? fs.getOtherFile() : fs.getFile(); // a copy's or move's target
+        if (written != null) {
+            Path file = Path.of(written).toAbsolutePath().normalize();
             Path dir = file.getParent();
             String ours = "." + absolute.getFileName();
             String name = String.valueOf(file.getFileName());
