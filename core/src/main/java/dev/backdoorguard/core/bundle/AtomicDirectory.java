@@ -65,7 +65,6 @@ public final class AtomicDirectory {
             throw failure(absolute, e);
         }
         Path old = null;
-        boolean published = false;
         try {
             filler.fill(temp);
             if (Files.exists(absolute, LinkOption.NOFOLLOW_LINKS)) {
@@ -77,7 +76,6 @@ public final class AtomicDirectory {
             } else {
                 Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
             }
-            published = true;
         } catch (IOException | RuntimeException e) {
             deleteQuietly(temp);
             if (old != null && Files.exists(old) && !Files.exists(absolute, LinkOption.NOFOLLOW_LINKS)) {
@@ -92,7 +90,7 @@ public final class AtomicDirectory {
             }
             throw (RuntimeException) e;
         }
-        if (published && old != null) {
+        if (old != null) {
             discard(absolute, old);
         }
     }
