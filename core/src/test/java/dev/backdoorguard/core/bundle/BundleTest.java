@@ -64,7 +64,7 @@ class BundleTest {
         assertThatThrownBy(() -> AtomicDirectory.write(target, false, d -> {
             Files.writeString(d.resolve("model.json"), "{}");
             throw new IOException("disk full");
-        })).hasMessage("disk full");
+        })).hasMessage("cannot write " + target + ": disk full");
         try (Stream<Path> files = Files.list(tmp)) {
             assertThat(files).isEmpty();
         }

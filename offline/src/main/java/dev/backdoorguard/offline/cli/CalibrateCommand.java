@@ -142,9 +142,11 @@ public final class CalibrateCommand implements Callable<Integer> {
         if (batchSize < 1) {
             throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         }
+        AtomicDirectory.recover(model); // a run killed mid-swap left the bundle under a temporary name
         if (!Files.isDirectory(model)) {
             throw new IllegalArgumentException(model + ": model bundle directory not found");
         }
+        AtomicDirectory.checkWritable(model); // the bundle is rewritten in place: fail now, not after calibrating
         long start = System.nanoTime();
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(spec.commandLine().getErr());

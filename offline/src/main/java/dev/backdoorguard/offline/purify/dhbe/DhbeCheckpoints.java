@@ -51,8 +51,17 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         });
     }
 
-    /** Fails fast, before any work, when --resume has nothing to resume or the settings differ. */
+    /**
+     * Fails fast, before any work, when checkpoints cannot be written, or --resume has nothing to
+     * resume or the settings differ.
+     */
     public void checkResumable(DhbeConfig config) throws IOException {
+        if (every > 0 || resume) {
+            AtomicDirectory.recover(dir); // a run killed while replacing the checkpoint left it under a temporary name
+        }
+        if (every > 0) {
+            AtomicDirectory.checkWritable(dir);
+        }
         if (!resume) {
             return;
         }
@@ -104,6 +113,7 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
 
     /** Reads the checkpoint to resume from; a missing, unreadable or foreign one is one clear error. */
     Saved read() throws IOException {
+        AtomicDirectory.recover(dir);
         Path file = dir.resolve(META);
         if (!Files.isRegularFile(file)) {
             throw new BundleException("--resume: no checkpoint at " + file);
