@@ -7,7 +7,8 @@
 #      request, 10% badnets-triggered) at concurrency 1, 8 and 64, guard mode off and flag; the mean
 #      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
 #   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64 with the server's resident memory sampled.
-# Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]      env: SOAK_SECONDS (default 0), OUT (dir)
+# Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
+#   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="${1:-$here/demo/models}"; model="${2:-fashion-mnist}"; seconds="${3:-20}"
@@ -37,6 +38,7 @@ for c in 1 8 64; do
   for mode in off flag; do
     read -r s0 c0 < <(batch_stats)
     "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
+      --connections "${CONNECTIONS:-1}" \
       --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"
     read -r s1 c1 < <(batch_stats)
     python3 - "$out/bench-c$c-$mode.json" "$s0" "$c0" "$s1" "$c1" <<'PY'
