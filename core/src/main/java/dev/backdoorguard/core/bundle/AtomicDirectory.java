@@ -14,6 +14,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -60,7 +61,7 @@ public final class AtomicDirectory {
         Path temp;
         try {
             Files.createDirectories(parent);
-            temp = Files.createTempDirectory(parent, prefix(absolute, TMP));
+            temp = createSibling(parent, prefix(absolute, TMP));
         } catch (IOException e) {
             throw failure(absolute, e);
         }
@@ -159,6 +160,25 @@ public final class AtomicDirectory {
         }
         for (Path p : olds) {
             discard(absolute, p);
+        }
+    }
+
+    /**
+     * A new, empty directory {@code prefix + n} in {@code parent}. Made with a plain mkdir, not
+     * {@link Files#createTempDirectory}: the latter is owner-only (0700), and the renamed bundle
+     * would keep that mode, unreadable to a server running as another user. A plain mkdir gets the
+     * process's umask, like any directory the user makes.
+     */
+    private static Path createSibling(Path parent, String prefix) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path candidate = parent.resolve(prefix + ThreadLocalRandom.current().nextLong(Long.MAX_VALUE));
+            try {
+                return Files.createDirectory(candidate);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 100) {
+                    throw e;
+                }
+            }
         }
     }
 

@@ -71,6 +71,14 @@ class AtomicDirectoryTest {
     }
 
     @Test
+    void aWrittenDirectoryHasTheModeOfAPlainMkdirNotOwnerOnly() throws IOException {
+        Path plain = Files.createDirectory(tmp.resolve("plain")); // the process umask applies
+        Path target = tmp.resolve("out");
+        AtomicDirectory.write(target, false, d -> Files.writeString(d.resolve("model.json"), "{}"));
+        assertThat(Files.getPosixFilePermissions(target)).isEqualTo(Files.getPosixFilePermissions(plain));
+    }
+
+    @Test
     void writeRepairsFirstThenReplaces() throws IOException {
         Path target = tmp.resolve("out");
         dir(tmp.resolve(".out.old-" + deadPid + "-5"), "model.json", "old");
