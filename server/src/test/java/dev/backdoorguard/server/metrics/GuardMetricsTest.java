@@ -2,16 +2,10 @@ package dev.backdoorguard.server.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.guard.BatchPrediction;
-import dev.backdoorguard.core.guard.DetectorSummary;
-import dev.backdoorguard.core.guard.Guard;
-import dev.backdoorguard.core.guard.Inspection;
-import dev.backdoorguard.core.guard.PixelBatch;
+import dev.backdoorguard.server.repository.RecordingGuard;
 import dev.backdoorguard.server.repository.ServedModel;
-import dev.backdoorguard.server.repository.TestServedModels;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** The cached request-path meters count exactly what they were given, per model version. */
@@ -21,8 +15,8 @@ class GuardMetricsTest {
 
     @Test
     void requestsAreCountedPerVersionOutcomeAndReason() {
-        ServedModel v1 = TestServedModels.of("m", "1", new NoDetector());
-        ServedModel v2 = TestServedModels.of("m", "2", new NoDetector());
+        ServedModel v1 = RecordingGuard.served("m", "1");
+        ServedModel v2 = RecordingGuard.served("m", "2");
         for (int i = 0; i < 3; i++) {
             metrics.request(v1, true, "ok", 1_000_000);
         }
@@ -42,7 +36,7 @@ class GuardMetricsTest {
 
     @Test
     void executionsCountItemsBatchesClassesAndScores() {
-        ServedModel v1 = TestServedModels.of("m", "1", new NoDetector());
+        ServedModel v1 = RecordingGuard.served("m", "1");
         metrics.execution(v1, 3, prediction(new int[] {2, 2, 0}, null), 5_000);
         metrics.execution(v1, 1, prediction(new int[] {2}, new float[] {0.7f}), 5_000);
         metrics.flagged(v1, "flag", 1);
@@ -79,36 +73,5 @@ class GuardMetricsTest {
         int n = labels.length;
         boolean[] flags = scores == null ? null : new boolean[n];
         return new BatchPrediction(n, 3, new float[n * 3], new float[n * 3], labels, scores, flags);
-    }
-
-    /** A model without a detector; the metrics only read its name, version and detector summary. */
-    private static final class NoDetector implements Guard {
-        @Override
-        public ModelSpec spec() {
-            throw new UnsupportedOperationException("not used by the metrics");
-        }
-
-        @Override
-        public boolean hasDetector() {
-            return false;
-        }
-
-        @Override
-        public Optional<DetectorSummary> detector() {
-            return Optional.empty();
-        }
-
-        @Override
-        public BatchPrediction predict(PixelBatch batch, boolean guard) {
-            throw new UnsupportedOperationException("not used by the metrics");
-        }
-
-        @Override
-        public Inspection inspect(PixelBatch image) {
-            throw new UnsupportedOperationException("not used by the metrics");
-        }
-
-        @Override
-        public void close() {}
     }
 }

@@ -3,71 +3,18 @@ package dev.backdoorguard.server.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.backdoorguard.core.bundle.ModelSpec;
-import dev.backdoorguard.core.guard.BatchPrediction;
-import dev.backdoorguard.core.guard.DetectorSummary;
-import dev.backdoorguard.core.guard.Guard;
-import dev.backdoorguard.core.guard.Inspection;
-import dev.backdoorguard.core.guard.PixelBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The swap and reference-count rules, with engine-free guards that record what happened to them. */
 class ModelRepositoryTest {
-    private static final ModelSpec SPEC = new ModelSpec("cnn-small", new int[] {1, 2, 2}, 2, new float[] {0f},
-            new float[] {1f}, null, null, null);
-
     @TempDir
     Path repo;
-
-    /** A guard that answers zeros, counts predictions and remembers whether it was closed. */
-    static final class RecordingGuard implements Guard {
-        final Path dir;
-        int predictions;
-        int closes;
-
-        RecordingGuard(Path dir) {
-            this.dir = dir;
-        }
-
-        @Override
-        public ModelSpec spec() {
-            return SPEC;
-        }
-
-        @Override
-        public boolean hasDetector() {
-            return false;
-        }
-
-        @Override
-        public Optional<DetectorSummary> detector() {
-            return Optional.empty();
-        }
-
-        @Override
-        public BatchPrediction predict(PixelBatch batch, boolean guard) {
-            predictions++;
-            int n = batch.size();
-            return new BatchPrediction(n, 2, new float[n * 2], new float[n * 2], new int[n], null, null);
-        }
-
-        @Override
-        public Inspection inspect(PixelBatch image) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public void close() {
-            closes++;
-        }
-    }
 
     @Test
     void anOldVersionClosesOnlyAfterItsLastRequestReleasesIt() throws IOException {
