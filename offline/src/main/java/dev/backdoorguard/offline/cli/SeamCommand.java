@@ -128,8 +128,9 @@ public final class SeamCommand implements Callable<Integer> {
 
     @Option(names = "--track-asr",
             description = "With --eval-trigger: measure test ACC and ASR after every epoch into report.json and the"
-                    + " chart (reporting only; the stop rules never see the test set). Costs a test-set pass per"
-                    + " epoch.")
+                    + " chart (reporting only; the stop rules never see the test set), and the reference's"
+                    + " oracle pick, the recovery epoch with the best test ACC - ASR, as an upper bound. Costs a"
+                    + " test-set pass per epoch.")
     boolean trackAsr;
 
     @Override

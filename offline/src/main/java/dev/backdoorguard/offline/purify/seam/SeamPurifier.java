@@ -25,6 +25,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -174,6 +175,10 @@ public final class SeamPurifier implements Purifier {
                 .put("final_holdout_accuracy", recoverCurve.get(recoverCurve.size() - 1).holdoutAccuracy())
                 .put("seconds", recoverSeconds);
         curve(recover.putArray("curve"), recoverCurve);
+        oracleBest(recoverCurve).ifPresent(best -> recover.putObject("oracle_upper_bound")
+                .put("epoch", best.epoch()).put("test_acc", best.test().acc()).put("test_asr", best.test().asr())
+                .put("note", "the reference's report: the recovery epoch with the best test ACC - ASR, chosen with"
+                        + " the test set and the trigger. An upper bound for comparison, not the kept model"));
 
         ObjectNode details = JSON.createObjectNode();
         ObjectNode setsNode = details.putObject("sets");
@@ -214,6 +219,21 @@ public final class SeamPurifier implements Purifier {
         ArrayNode ladder = cfg.putArray("forget_lr_ladder");
         config.forgetLadder().forEach(ladder::add);
         return cfg;
+    }
+
+    /**
+     * The tracked recovery epoch with the largest test ACC − ASR (the earliest on ties): what the
+     * reference reports (spec B.9 item 1). Empty when nothing was tracked.
+     */
+    static Optional<EpochRecord> oracleBest(List<EpochRecord> recover) {
+        EpochRecord best = null;
+        for (EpochRecord r : recover) {
+            if (r.test() != null && (best == null
+                    || r.test().acc() - r.test().asr() > best.test().acc() - best.test().asr())) {
+                best = r;
+            }
+        }
+        return Optional.ofNullable(best);
     }
 
     private AttackMetrics track(Classifier model) {
