@@ -60,6 +60,13 @@ public final class SeamCommand implements Callable<Integer> {
                     + " batch (default: ${DEFAULT-VALUE}).")
     String randomLabels;
 
+    @Option(names = "--with-replacement",
+            description = "Draw the recovery and forget sets as the reference code does: class-balanced, independently"
+                    + " and with replacement from the non-held-out clean data, so images can repeat and the sets can"
+                    + " overlap (default: without replacement, the forget set inside the recovery set). The held-out"
+                    + " set stays disjoint either way.")
+    boolean withReplacement;
+
     @Option(names = "--forget-lr", defaultValue = "3e-5", paramLabel = "LR",
             description = "Forget-phase Adam learning rate, betas (0.9, 0.999) (default: ${DEFAULT-VALUE}).")
     double forgetLr;
@@ -142,7 +149,7 @@ public final class SeamCommand implements Callable<Integer> {
                 forgetWeightDecay, forgetBelow == null ? Double.NaN : forgetBelow, LabelSampling.parse(randomLabels),
                 recoverLr, recoverWeightDecay, recoverBetas.get(0), recoverBetas.get(1),
                 recoverTarget == null ? Double.NaN : recoverTarget, recoverTargetRatio, patience, plateauAfter,
-                maxEpochs, new Augmentation(padding, flip), allowUnconverged, run.seed);
+                maxEpochs, new Augmentation(padding, flip), allowUnconverged, withReplacement, run.seed);
         run.checkOutput();
         if (!Files.isDirectory(run.model)) {
             throw new BundleException(run.model + ": model bundle directory not found");

@@ -121,6 +121,6 @@ class SeamCommandTest {
         Run help = CommandLineTest.run("purify", "seam", "--help");
         assertThat(help.exit()).isZero();
         assertThat(help.out()).contains("Usage: guard purify seam").contains("--forget-lr-ladder")
-                .contains("--random-labels").contains("--allow-unconverged");
+                .contains("--random-labels").contains("--allow-unconverged").contains("--with-replacement");
     }
 }

@@ -18,13 +18,15 @@ import java.util.List;
  * @param patience epochs counted by the recover stop rule (10)
  * @param plateauAfter recover epoch index after which an accuracy below the best − 1e-3 also counts (50)
  * @param maxEpochs cap of every forget attempt and of the recover phase (300)
+ * @param withReplacement draw the recovery and forget sets as the reference does (independently, with
+ *     replacement, so they may overlap and repeat images); the held-out set stays disjoint either way
  */
 public record SeamConfig(
         double forgetFraction, double holdoutFraction, int batchSize, double forgetLr, List<Double> forgetLadder,
         double forgetWeightDecay, double forgetBelow, LabelSampling labels, double recoverLr,
         double recoverWeightDecay, double recoverBeta1, double recoverBeta2, double recoverTarget,
         double recoverTargetRatio, int patience, int plateauAfter, int maxEpochs, Augmentation augmentation,
-        boolean allowUnconverged, long seed) {
+        boolean allowUnconverged, boolean withReplacement, long seed) {
 
     /** The forget optimiser's betas: torch.optim.Adam's defaults, as the official code leaves them. */
     public static final double FORGET_BETA1 = 0.9;
@@ -72,7 +74,7 @@ public record SeamConfig(
     public static SeamConfig defaults(long seed) {
         return new SeamConfig(0.001, 0.15, 32, 3e-5, List.of(3e-4, 1e-3), 5e-5, Double.NaN,
                 LabelSampling.EXCLUDE_TRUE, 5e-4, 5e-5, 0.5, 0.9, Double.NaN, 0.98, 10, 50, 300,
-                new Augmentation(2, false), false, seed);
+                new Augmentation(2, false), false, false, seed);
     }
 
     /** The forget threshold for K classes: the option, or twice chance. */

@@ -23,6 +23,7 @@ import dev.backdoorguard.offline.train.TrainingLoop;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -73,7 +74,8 @@ public final class SeamPurifier implements Purifier {
             throw new IllegalArgumentException("SEAM needs the defender's clean data (--clean-fraction)");
         }
         int k = model.spec().numClasses();
-        SeamSets sets = SeamSets.split(data, config.holdoutFraction(), config.forgetFraction(), config.seed());
+        SeamSets sets = SeamSets.split(data, config.holdoutFraction(), config.forgetFraction(),
+                config.withReplacement(), config.seed());
         List<Parameter> trainable = model.parameters().values().stream().filter(Parameter::requiresGradient).toList();
         Engine.getInstance().setRandomSeed((int) Seeds.derive(config.seed(), "seam-engine"));
         double before = accuracy(model, sets.holdout());
@@ -186,7 +188,9 @@ public final class SeamPurifier implements Purifier {
                 .put("holdout_indices_sha256", Subsets.indicesHash(sets.holdoutIndices()))
                 .put("recovery_images", sets.recovery().size())
                 .put("recovery_indices_sha256", Subsets.indicesHash(sets.recoveryIndices()))
+                .put("recovery_distinct_images", Arrays.stream(sets.recoveryIndices()).distinct().count())
                 .put("forget_images", sets.forget().size())
+                .put("forget_distinct_images", Arrays.stream(sets.forgetIndices()).distinct().count())
                 .put("forget_indices_sha256", Subsets.indicesHash(sets.forgetIndices()));
         details.put("pre_seam_holdout_accuracy", before);
         details.set("forget", forget);
@@ -215,7 +219,8 @@ public final class SeamPurifier implements Purifier {
                 .put("max_epochs", config.maxEpochs())
                 .put("augmentation", "pad " + config.augmentation().padding() + " random crop"
                         + (config.augmentation().flip() ? " + horizontal flip" : ""))
-                .put("allow_unconverged", config.allowUnconverged());
+                .put("allow_unconverged", config.allowUnconverged())
+                .put("set_sampling", config.withReplacement() ? "with replacement (reference)" : "without replacement");
         ArrayNode ladder = cfg.putArray("forget_lr_ladder");
         config.forgetLadder().forEach(ladder::add);
         return cfg;

@@ -5,17 +5,23 @@ import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.data.Subsets;
 import dev.backdoorguard.offline.purify.PurificationData;
 import java.util.Arrays;
+import java.util.Random;
+import java.util.stream.IntStream;
 
 /**
- * SEAM's three image sets, all from the defender's clean data and without replacement: a held-out
- * share for the stop rules (never trained on), the recovery set (the rest), and the small forget
- * set drawn from the recovery set (the reference's sets may overlap too; only the held-out set must not).
- * Indices are positions in the training split.
+ * SEAM's three image sets, all from the defender's clean data: a held-out share for the stop rules
+ * (never trained on, always disjoint from the others), the recovery set and the small forget set.
+ * By default the recovery set is the rest and the forget set is drawn from it, without replacement.
+ * With replacement (the reference's {@code utils.split_dataset}, spec B.9 item 6) both are drawn
+ * class-balanced, independently and with replacement from the rest, the recovery set as large as the
+ * rest: images can repeat, some are left out, and the two sets can overlap. Indices are positions in
+ * the training split, sorted (with repeats when drawn with replacement).
  */
 public record SeamSets(ImageDataset holdout, int[] holdoutIndices, ImageDataset recovery, int[] recoveryIndices,
         ImageDataset forget, int[] forgetIndices) {
 
-    public static SeamSets split(PurificationData data, double holdoutFraction, double forgetFraction, long seed) {
+    public static SeamSets split(PurificationData data, double holdoutFraction, double forgetFraction,
+            boolean withReplacement, long seed) {
         ImageDataset clean = data.clean();
         int k = clean.numClasses();
         int perClass = Arrays.stream(clean.classCounts()).min().orElse(0);
@@ -42,16 +48,43 @@ public record SeamSets(ImageDataset holdout, int[] holdoutIndices, ImageDataset 
                     + " --clean-fraction or lower --forget-fraction");
         }
         Subsets.Split held = Subsets.classBalanced(clean.labels(), k, holdoutPerClass, Seeds.derive(seed, "seam-holdout"));
-        ImageDataset recovery = clean.subset(held.rest());
-        Subsets.Split forget = Subsets.classBalanced(recovery.labels(), k, forgetPerClass,
-                Seeds.derive(seed, "seam-forget"));
-        int[] holdoutIndices = positions(data.indices(), held.selected());
-        int[] recoveryIndices = positions(data.indices(), held.rest());
-        if (Arrays.stream(holdoutIndices).anyMatch(i -> Arrays.binarySearch(recoveryIndices, i) >= 0)) {
-            throw new IllegalStateException("held-out and recovery sets overlap"); // a bug: the split is disjoint
+        ImageDataset rest = clean.subset(held.rest());
+        int[] restIndices = positions(data.indices(), held.rest());
+        int[] recoveryInRest;
+        int[] forgetInRest;
+        if (withReplacement) {
+            recoveryInRest = withReplacement(rest.labels(), k, recoveryPerClass, Seeds.derive(seed, "seam-recovery"));
+            forgetInRest = withReplacement(rest.labels(), k, forgetPerClass, Seeds.derive(seed, "seam-forget"));
+        } else {
+            recoveryInRest = IntStream.range(0, rest.size()).toArray();
+            forgetInRest = Subsets.classBalanced(rest.labels(), k, forgetPerClass, Seeds.derive(seed, "seam-forget"))
+                    .selected();
         }
-        return new SeamSets(clean.subset(held.selected()), holdoutIndices, recovery, recoveryIndices,
-                recovery.subset(forget.selected()), positions(recoveryIndices, forget.selected()));
+        int[] holdoutIndices = positions(data.indices(), held.selected());
+        int[] recoveryIndices = positions(restIndices, recoveryInRest);
+        int[] forgetIndices = positions(restIndices, forgetInRest);
+        if (Arrays.stream(holdoutIndices).anyMatch(i -> Arrays.binarySearch(recoveryIndices, i) >= 0
+                || Arrays.binarySearch(forgetIndices, i) >= 0)) {
+            throw new IllegalStateException("the held-out set overlaps another set"); // a bug: it is split off first
+        }
+        return new SeamSets(clean.subset(held.selected()), holdoutIndices, rest.subset(recoveryInRest),
+                recoveryIndices, rest.subset(forgetInRest), forgetIndices);
+    }
+
+    /** {@code perClass} draws per class with replacement (numpy's {@code choice} default), sorted. */
+    private static int[] withReplacement(int[] labels, int numClasses, int perClass, long seed) {
+        Random random = new Random(seed);
+        int[] out = new int[numClasses * perClass];
+        int n = 0;
+        for (int c = 0; c < numClasses; c++) {
+            final int cls = c;
+            int[] members = IntStream.range(0, labels.length).filter(i -> labels[i] == cls).toArray();
+            for (int j = 0; j < perClass; j++) {
+                out[n++] = members[random.nextInt(members.length)];
+            }
+        }
+        Arrays.sort(out);
+        return out;
     }
 
     /** Maps positions within a subset back to training-split indices (both sorted, so the result is). */

@@ -27,7 +27,7 @@ class SeamSetsTest {
     @Test
     void heldOutRecoveryAndForgetSetsAreClassBalancedAndTheHeldOutSetIsDisjoint() {
         PurificationData data = cleanData(40);
-        SeamSets sets = SeamSets.split(data, 0.25, 0.02, 1);
+        SeamSets sets = SeamSets.split(data, 0.25, 0.02, false, 1);
         assertThat(sets.holdout().classCounts()).containsOnly(10);
         assertThat(sets.recovery().classCounts()).containsOnly(30);
         assertThat(sets.forget().classCounts()).containsOnly(2);
@@ -41,20 +41,40 @@ class SeamSetsTest {
                 .sorted().toArray();
         assertThat(union).isEqualTo(data.indices());
         // seeded
-        assertThat(SeamSets.split(data, 0.25, 0.02, 1).forgetIndices()).isEqualTo(sets.forgetIndices());
-        assertThat(SeamSets.split(data, 0.25, 0.02, 2).holdoutIndices()).isNotEqualTo(sets.holdoutIndices());
+        assertThat(SeamSets.split(data, 0.25, 0.02, false, 1).forgetIndices()).isEqualTo(sets.forgetIndices());
+        assertThat(SeamSets.split(data, 0.25, 0.02, false, 2).holdoutIndices()).isNotEqualTo(sets.holdoutIndices());
+    }
+
+    @Test
+    void withReplacementTheRecoveryAndForgetSetsRepeatImagesMayOverlapButNeverTouchTheHeldOutSet() {
+        PurificationData data = cleanData(40);
+        SeamSets without = SeamSets.split(data, 0.25, 0.02, false, 1);
+        SeamSets sets = SeamSets.split(data, 0.25, 0.02, true, 1);
+        assertThat(sets.holdoutIndices()).isEqualTo(without.holdoutIndices()); // the held-out split is the same
+        assertThat(sets.recovery().classCounts()).containsOnly(30);
+        assertThat(sets.forget().classCounts()).containsOnly(2);
+        int[] pool = without.recoveryIndices(); // everything not held out
+        assertThat(Arrays.stream(sets.recoveryIndices()).allMatch(i -> contains(pool, i))).isTrue();
+        assertThat(Arrays.stream(sets.forgetIndices()).allMatch(i -> contains(pool, i))).isTrue();
+        // 300 draws with replacement from 300 images: repeats (and so missing images) are all but certain
+        assertThat(Arrays.stream(sets.recoveryIndices()).distinct().count()).isLessThan(300);
+        assertThat(sets.recoveryIndices()).isSorted();
+        for (int j = 0; j < sets.recovery().size(); j++) {
+            assertThat((int) sets.recovery().pixels()[j]).isEqualTo(sets.recoveryIndices()[j]);
+        }
+        assertThat(SeamSets.split(data, 0.25, 0.02, true, 1).recoveryIndices()).isEqualTo(sets.recoveryIndices());
     }
 
     @Test
     void badSizesAreRefusedWithTheOptionNamed() {
         PurificationData data = cleanData(40);
-        assertThatThrownBy(() -> SeamSets.split(data, 0.25, 0.004, 1))
+        assertThatThrownBy(() -> SeamSets.split(data, 0.25, 0.004, false, 1))
                 .hasMessageContaining("--forget-fraction").hasMessageContaining("fewer than one image per class");
-        assertThatThrownBy(() -> SeamSets.split(data, 0.01, 0.02, 1))
+        assertThatThrownBy(() -> SeamSets.split(data, 0.01, 0.02, false, 1))
                 .hasMessageContaining("--holdout-fraction").hasMessageContaining("fewer than one image per class");
-        assertThatThrownBy(() -> SeamSets.split(data, 0.99, 0.02, 1))
+        assertThatThrownBy(() -> SeamSets.split(data, 0.99, 0.02, false, 1))
                 .hasMessageContaining("recovery set would be empty or overlap the held-out set");
-        assertThatThrownBy(() -> SeamSets.split(data, 0.5, 0.3, 1))
+        assertThatThrownBy(() -> SeamSets.split(data, 0.5, 0.3, false, 1))
                 .hasMessageContaining("needs 30 images per class but the recovery set has 20");
     }
 
