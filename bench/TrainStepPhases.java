@@ -1,5 +1,6 @@
 // One training step of guard's DJL loop split into phases (forward+loss, backward, update), batch 128, medians
-// of 40 steps, random data: the DJL side of bench/torch_step_phases.py. Usage (after mvn package):
+// of 40 steps, random data: the DJL side of bench/torch_step_phases.py. Usage (after mvn package; source
+// bin/native-memory.sh first to get the launcher's malloc settings):
 //   java -Dai.djl.offline=true -cp 'offline/target/guard-offline.jar:offline/target/lib/*' bench/TrainStepPhases.java ARCH [WIDTH]
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.*;

@@ -4,6 +4,7 @@
 # Usage: bench/serve_bench.sh [ARCH] [SECONDS] [CLIENTS]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+. "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
 arch="${1:-cnn-small}"; seconds="${2:-10}"; clients="${3:-8}"
 [ -f "$here/server/target/guard-server.jar" ] || (cd "$here" && mvn -q -B -DskipTests package)
 cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"

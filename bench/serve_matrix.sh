@@ -11,6 +11,7 @@
 #   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+. "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
 repo="${1:-$here/demo/models}"; model="${2:-fashion-mnist}"; seconds="${3:-20}"
 soak="${SOAK_SECONDS:-0}"; out="${OUT:-$(mktemp -d)}"; mkdir -p "$out"
 guard="$here/bin/guard"

@@ -9,7 +9,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tools'))
 from pyguard import archs
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 arch = sys.argv[1]; width = int(sys.argv[2]) if len(sys.argv) > 2 else 64
 torch.manual_seed(0)
 m = (archs.build(arch, 1, 10) if arch == "cnn-small" else archs.build(arch, 1, 10, width)); m.train()

@@ -29,6 +29,8 @@ class DockerfileTest {
         assertThat(lines).anyMatch(l -> l.startsWith("VOLUME ") && l.contains("/models"));
         assertThat(lines).anyMatch(l -> l.startsWith("HEALTHCHECK "));
         assertThat(String.join("\n", lines)).contains("DJL_OFFLINE=true").contains("GUARD_MODEL_REPOSITORY=/models");
+        // bin/guard sources bin/native-memory.sh: the image needs both
+        assertThat(lines).anyMatch(l -> l.contains("cp ") && l.contains("bin/guard") && l.contains("bin/native-memory.sh"));
     }
 
     @Test
