@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
                     + " is distilled from the frozen model (L1 on logits) on images from an adversarial generator,"
                     + " while an adversarial patch generator makes it insensitive to any small additive patch at a"
                     + " random place (0.1-weighted L1 against its own clean logits). Per iteration: 5 student SGD steps,"
-                    + " 1 Adam step per generator; learning rates x0.1 at 60% and 80% of the run.",
+                    + " 1 Adam step per generator; learning rates x0.1 at 60%% and 80%% of the run.",
             "Sizes come from --profile (full: the reference, a GPU budget; cpu: the spec's scale-down sized to"
                     + " ~30 CPU minutes, see docs/BENCHMARKS.md section 7 for what it achieves); each can be set by"
                     + " its own option. The generator supports square inputs whose side is divisible by 4.",

@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         sortOptions = false,
         description = {
-            "Feature Shift Tuning (NeurIPS 2023): re-initialise the classification head, then tune on ~2% clean data"
+            "Feature Shift Tuning (NeurIPS 2023): re-initialise the classification head, then tune on ~2%% clean data"
                     + " with the penalty alpha * <W, W0> against the compromised head W0, projecting W back to"
                     + " ||W0|| after every step. --mode selects the reference script's baselines on the same code path:"
                     + " ft (fine-tune all), lp (head only), ft-init (re-init head, all), fe-tuning (re-init head,"
