@@ -53,11 +53,20 @@ public abstract class TorchNetwork extends AbstractBlock {
         initialize(manager, DataType.FLOAT32, inputShape);
     }
 
+    /**
+     * Runs the network and returns the logits, offering every tap to {@code recorder} as it is
+     * produced, the logits last (as tap {@code "logits"}).
+     */
+    public final NDArray forwardRecording(NDArray x, boolean training, TapRecorder recorder) {
+        NDArray logits = forward(x, training, recorder);
+        recorder.offer("logits", logits);
+        return logits;
+    }
+
     /** Runs the network and returns the logits followed by the requested taps, named by tap. */
     public final NDList forwardWithTaps(NDArray x, boolean training, java.util.Collection<String> tapNames) {
         TapRecorder.Recording recording = new TapRecorder.Recording(tapNames);
-        NDArray logits = forward(x, training, recording);
-        recording.offer("logits", logits);
+        NDArray logits = forwardRecording(x, training, recording);
         NDList out = new NDList(logits);
         out.addAll(recording.inOrder());
         return out;

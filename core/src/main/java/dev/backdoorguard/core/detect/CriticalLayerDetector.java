@@ -5,24 +5,34 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.backdoorguard.core.arch.TapRecorder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Engine-side batched scoring (spec §9.1). Per used tap l, a matrix of unit-normalised centroids
- * Mᵀ_l [d_l, K'] (a zero column for classes whose S_c lacks l, and for the padding up to K' =
- * {@link #paddedClasses}) and a weight table W [K', |U|] are
- * created once, in the model's manager; a batch then costs one [N, d_l]·[d_l, K'] product and a row
- * norm per tap, and nothing but the batch's own scope is allocated.
+ * Batched scoring inside the forward pass (spec §9.1). Per used tap l, a matrix of unit-normalised
+ * centroids Mᵀ_l [d_l, K'] (a zero column for classes whose S_c lacks l, and for the padding up to
+ * K' = {@link #paddedClasses}) is created once, in the model's manager. A batch's {@link Batch} is
+ * the forward pass's {@link TapRecorder}: as each used tap F_l [N, d_l] is produced it computes
+ * F_l·Mᵀ_l [N, K'] and F_l's row norms, while the activation is still in the CPU cache; the scores
+ * are then finished on the heap from those small arrays.
+ *
+ * <p>Deviation from the spec's recommended layout, which finishes on the engine and copies only the
+ * [N] scores: here [N, |U|·K'] dot products and [N, |U|] norms (a few kB) are copied instead. The
+ * engine-side finish was about a dozen more engine calls per batch (one-hot, masks, sums, a
+ * division), whose fixed cost was most of the detector's overhead on small batches; see
+ * docs/BENCHMARKS.md §4.
  */
 public final class CriticalLayerDetector {
     private final DetectorCalibration calibration;
     private final int[] used;
     private final List<String> usedNames;
+    private final Map<String, Integer> slotByName;
     private final NDArray[] unitCentroidsT;
-    private final NDArray weights;
+    /** w[c·|U| + u]: the weight of used tap u for class c (0 when that tap is not in S_c). */
+    private final double[] weights;
 
     /** Copies the centroids into {@code modelManager}; they live (and are freed) with it. */
     public CriticalLayerDetector(DetectorCalibration calibration, NDManager modelManager) {
@@ -30,14 +40,18 @@ public final class CriticalLayerDetector {
         this.used = calibration.usedTaps();
         int k = paddedClasses(calibration.numClasses());
         this.unitCentroidsT = new NDArray[used.length];
-        float[] w = new float[k * used.length];
+        this.weights = new double[calibration.numClasses() * used.length];
         Map<Integer, Integer> slot = new HashMap<>();
+        Map<String, Integer> byName = new HashMap<>();
         List<String> names = new ArrayList<>();
         for (int u = 0; u < used.length; u++) {
-            names.add(calibration.taps().get(used[u]));
+            String name = calibration.taps().get(used[u]);
+            names.add(name);
             slot.put(used[u], u);
+            byName.put(name, u);
         }
-        this.usedNames = List.copyOf(names);  // immutable: handed out on every batch without a copy
+        this.usedNames = List.copyOf(names);  // immutable: handed out without a copy
+        this.slotByName = Map.copyOf(byName);
         float[][] matrices = new float[used.length][];
         for (int u = 0; u < used.length; u++) {
             matrices[u] = new float[calibration.dims()[used[u]] * k];
@@ -45,7 +59,7 @@ public final class CriticalLayerDetector {
         for (ClassStatistics s : calibration.classes()) {
             for (int j = 0; j < s.candidates().length; j++) {
                 int u = slot.get(s.candidates()[j]);
-                w[s.classIndex() * used.length + u] = (float) s.weights()[j];
+                weights[s.classIndex() * used.length + u] = s.weights()[j];
                 float[] mu = s.centroids()[j];
                 double norm = 0;
                 for (float v : mu) {
@@ -61,7 +75,6 @@ public final class CriticalLayerDetector {
         for (int u = 0; u < used.length; u++) {
             unitCentroidsT[u] = modelManager.create(matrices[u], new Shape(calibration.dims()[used[u]], k));
         }
-        this.weights = modelManager.create(w, new Shape(k, used.length));
     }
 
     public DetectorCalibration calibration() {
@@ -74,49 +87,25 @@ public final class CriticalLayerDetector {
     }
 
     /**
-     * Scores a batch from the tapped activations of one forward pass.
-     *
-     * @param tapped    activations by tap name, each [N, ...] (flattened here per sample)
-     * @param predicted ŷ, INT64 [N]
-     * @return the scores s [N] and the cosines to the ŷ centroids [N, |U|] (0 for taps outside S_ŷ),
-     *     attached to {@code predicted}'s manager
+     * Starts scoring a batch of {@code n} samples: pass the result to the forward pass as its tap
+     * recorder, then call {@link Batch#finish}. It holds arrays of the forward pass's scope and must
+     * not outlive it.
      */
-    public Scores score(Map<String, NDArray> tapped, NDArray predicted) {
-        int k = paddedClasses(calibration.numClasses());
-        int n = (int) predicted.getShape().get(0);
-        NDList dots = new NDList(used.length);
-        NDList norms = new NDList(used.length);
-        for (int u = 0; u < used.length; u++) {
-            NDArray f = tapped.get(usedNames.get(u));
-            if (f == null) {
-                throw new IllegalArgumentException("the forward pass did not record tap '" + usedNames.get(u) + "'");
-            }
-            NDArray flat = f.reshape(n, -1);
-            dots.add(flat.dot(unitCentroidsT[u])); // [N, K]
-            norms.add(flat.norm(new int[] {1}, true)); // [N, 1]
-        }
-        // Few engine calls per batch: the fixed cost per call dominates small batches.
-        NDArray oneHot = predicted.oneHot(k).reshape(n, 1, k);
-        NDArray atPredicted = NDArrays.concat(dots, 1).reshape(n, used.length, k).mul(oneHot).sum(new int[] {2});
-        // A zero feature row has a zero dot product, and a non-zero norm is at least MIN_NORMAL for any
-        // realistic activation, so this keeps cos := 0 for zero rows (sklearn) and is exact otherwise.
-        NDArray cosines = atPredicted.div(NDArrays.concat(norms, 1).maximum(Float.MIN_NORMAL)); // [N, |U|]
-        NDArray s = cosines.mul(oneHot.reshape(n, k).dot(weights)).sum(new int[] {1});
-        return new Scores(s, cosines);
+    public Batch newBatch(int n) {
+        return new Batch(n);
     }
 
     /**
      * The class count rounded up to a multiple of 16, the width of the centroid matrices: libtorch's
      * CPU GEMM for [N, d]·[d, K] runs about 2.3× faster at K = 16 than at K = 10 (measured with
-     * d = 12,544, N = 64, one thread: 0.33 ms against 0.78 ms), so the extra zero columns pay for
-     * themselves. Their products are 0 and the one-hot of ŷ never selects them.
+     * d = 12,544, N = 64, one thread: 0.30 ms against 0.77 ms), so the extra zero columns pay for
+     * themselves. Their products are 0 and ŷ never selects them. (The faster [K, d]·[d, N] form would
+     * put the product in the model's manager: the result of an engine call belongs to its first
+     * operand's manager.)
      */
     static int paddedClasses(int numClasses) {
         return (numClasses + 15) / 16 * 16;
     }
-
-    /** The engine-side result of {@link #score}: s [N] and per-tap cosines [N, |U|]. */
-    public record Scores(NDArray score, NDArray cosines) {}
 
     /** The used-tap slot of tap index {@code l}, or -1. */
     public int slotOf(int l) {
@@ -126,5 +115,73 @@ public final class CriticalLayerDetector {
             }
         }
         return -1;
+    }
+
+    /**
+     * The scores of a batch, on the heap: s [N] and the cosines to the ŷ centroids, row-major
+     * [N, |U|] (0 for taps outside S_ŷ and for zero feature rows).
+     */
+    public record Scores(float[] scores, float[] cosines, int usedTaps) {
+        public float cosine(int sample, int slot) {
+            return cosines[sample * usedTaps + slot];
+        }
+    }
+
+    /** One batch's scoring: records each used tap's products as the forward pass produces it. */
+    public final class Batch implements TapRecorder {
+        private final int n;
+        private final NDArray[] dots = new NDArray[used.length];
+        private final NDArray[] norms = new NDArray[used.length];
+
+        private Batch(int n) {
+            this.n = n;
+        }
+
+        @Override
+        public void offer(String tap, NDArray activation) {
+            Integer u = slotByName.get(tap);
+            if (u == null) {
+                return;
+            }
+            NDArray flat = activation.reshape(n, -1);
+            dots[u] = flat.dot(unitCentroidsT[u]); // [N, K'], in the batch's scope
+            norms[u] = flat.norm(new int[] {1}, true); // [N, 1]
+        }
+
+        /** The scores of the batch given ŷ [N]; every used tap must have been offered. */
+        public Scores finish(int[] predicted) {
+            if (predicted.length != n) {
+                throw new IllegalArgumentException("expected " + n + " predictions, got " + predicted.length);
+            }
+            for (int u = 0; u < used.length; u++) {
+                if (dots[u] == null) {
+                    throw new IllegalArgumentException("the forward pass did not offer tap '" + usedNames.get(u) + "'");
+                }
+            }
+            int k = paddedClasses(calibration.numClasses());
+            int taps = used.length;
+            // Two copies to the heap; the rest is a few multiply-adds per sample.
+            float[] dot = NDArrays.concat(new NDList(dots), 1).toFloatArray(); // [N, |U|·K']
+            float[] norm = NDArrays.concat(new NDList(norms), 1).toFloatArray(); // [N, |U|]
+            float[] scores = new float[n];
+            float[] cosines = new float[n * taps];
+            for (int i = 0; i < n; i++) {
+                int c = predicted[i];
+                if (c < 0 || c >= calibration.numClasses()) {
+                    throw new IllegalArgumentException("predicted class " + c + " is outside [0, "
+                            + calibration.numClasses() + ")");
+                }
+                double s = 0;
+                for (int u = 0; u < taps; u++) {
+                    double rowNorm = norm[i * taps + u];
+                    // cos := 0 for a zero feature row (sklearn's convention).
+                    double cos = rowNorm > 0 ? dot[(i * taps + u) * k + c] / rowNorm : 0;
+                    cosines[i * taps + u] = (float) cos;
+                    s += weights[c * taps + u] * cos;
+                }
+                scores[i] = (float) s;
+            }
+            return new Scores(scores, cosines, taps);
+        }
     }
 }

@@ -1,12 +1,12 @@
 package dev.backdoorguard.core.guard;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.arch.TapRecorder;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.detect.ClassStatistics;
 import dev.backdoorguard.core.detect.CriticalLayerDetector;
@@ -25,8 +25,8 @@ import java.util.Optional;
 /**
  * The DJL implementation of {@link Guard}: one {@link Classifier} shared read-only by every caller,
  * one sub-manager per batch, so every array of the forward pass is freed when the call returns.
- * With a detector, the guarded path takes the logits and the detector's taps from one forward pass
- * and scores on the engine; only [N] scores reach the heap.
+ * With a detector, the guarded path scores the detector's taps as the one forward pass produces them
+ * ({@link CriticalLayerDetector.Batch}); only the logits and a few small arrays reach the heap.
  */
 public final class ModelGuard implements Guard {
     private final Classifier classifier;
@@ -79,10 +79,11 @@ public final class ModelGuard implements Guard {
         JniUtils.setGradMode(false);
         try (NDManager scope = classifier.manager().newSubManager()) {
             NDArray x = scope.zeros(new Shape(1, spec.channels(), spec.height(), spec.imageWidth()));
-            Map<String, NDArray> byName = byName(classifier.forwardWithTaps(x, false, taps));
+            Map<String, Long> sizes = new HashMap<>();
+            classifier.forward(x, false, (tap, activation) -> sizes.put(tap, activation.size()));
             int[] dims = new int[taps.size()];
             for (int l = 0; l < dims.length; l++) {
-                dims[l] = (int) byName.get(taps.get(l)).size();
+                dims[l] = Math.toIntExact(sizes.get(taps.get(l)));
             }
             return dims;
         }
@@ -110,18 +111,17 @@ public final class ModelGuard implements Guard {
             throw new InvalidInputException("inspect takes exactly one image, got " + image.size());
         }
         try (NDManager scope = classifier.manager().newSubManager()) {
-            NDList out = forward(scope, image, true);
-            NDArray predicted = out.get(0).argMax(1);
-            CriticalLayerDetector.Scores scores = detector.score(byName(out), predicted);
-            int label = (int) predicted.getLong(0);
-            float s = scores.score().getFloat(0);
-            float[] cosines = scores.cosines().toFloatArray();
+            CriticalLayerDetector.Batch scoring = detector.newBatch(1);
+            int label = labels(forward(scope, image, scoring))[0];
+            CriticalLayerDetector.Scores scores = scoring.finish(new int[] {label});
+            float s = scores.scores()[0];
             DetectorCalibration cal = detector.calibration();
             ClassStatistics stats = cal.classes().get(label);
             List<Inspection.LayerScore> layers = new ArrayList<>();
             for (int j = 0; j < stats.candidates().length; j++) {
                 int l = stats.candidates()[j];
-                layers.add(new Inspection.LayerScore(cal.taps().get(l), cosines[detector.slotOf(l)], stats.weights()[j]));
+                layers.add(new Inspection.LayerScore(cal.taps().get(l), scores.cosine(0, detector.slotOf(l)),
+                        stats.weights()[j]));
             }
             return new Inspection(label, cal.taps().get(stats.criticalLayer()), layers, s, stats.threshold(),
                     stats.margin(s), stats.isFlagged(s));
@@ -133,17 +133,16 @@ public final class ModelGuard implements Guard {
         ModelSpec spec = classifier.spec();
         boolean guarded = guard && detector != null;
         try (NDManager scope = classifier.manager().newSubManager()) {
-            NDList out = forward(scope, batch, guarded);
-            NDArray logits = out.get(0);
-            NDArray predicted = logits.argMax(1);
+            CriticalLayerDetector.Batch scoring = guarded ? detector.newBatch(batch.size()) : null;
+            NDArray logits = forward(scope, batch, guarded ? scoring : TapRecorder.NONE);
             float[] logitValues = logits.toFloatArray();
             float[] probabilities = logits.softmax(1).toFloatArray();
-            int[] labels = predicted.toType(DataType.INT32, false).toIntArray();
+            int[] labels = labels(logits);
             if (!guarded) {
                 return new BatchPrediction(batch.size(), spec.numClasses(), logitValues, probabilities, labels, null,
                         null);
             }
-            float[] s = detector.score(byName(out), predicted).score().toFloatArray();
+            float[] s = scoring.finish(labels).scores();
             float[] margins = new float[s.length];
             boolean[] flags = new boolean[s.length];
             for (int i = 0; i < s.length; i++) {
@@ -163,8 +162,8 @@ public final class ModelGuard implements Guard {
     public float[] rawScores(PixelBatch batch) {
         CriticalLayerDetector detector = requireDetector();
         try (NDManager scope = classifier.manager().newSubManager()) {
-            NDList out = forward(scope, batch, true);
-            return detector.score(byName(out), out.get(0).argMax(1)).score().toFloatArray();
+            CriticalLayerDetector.Batch scoring = detector.newBatch(batch.size());
+            return scoring.finish(labels(forward(scope, batch, scoring))).scores();
         }
     }
 
@@ -175,19 +174,20 @@ public final class ModelGuard implements Guard {
         return detector;
     }
 
-    /**
-     * One forward pass of {@code batch} in {@code scope}: the logits, then (with {@code withTaps}) the
-     * detector's taps.
-     */
-    private NDList forward(NDManager scope, PixelBatch batch, boolean withTaps) {
+    /** One forward pass of {@code batch} in {@code scope}, offering its taps to {@code recorder}: the logits. */
+    private NDArray forward(NDManager scope, PixelBatch batch, TapRecorder recorder) {
         checkShape(batch);
         // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
         // record an autograd graph.
         JniUtils.setGradMode(false);
         NDArray x = scope.create(batch.pixels(), new Shape(batch.size(), batch.channels(), batch.height(),
                 batch.width()));
-        return withTaps ? classifier.forwardWithTaps(x, false, detector.taps())
-                : new NDList(classifier.forward(x, false));
+        return classifier.forward(x, false, recorder);
+    }
+
+    /** ŷ = argmax of each row of the logits. */
+    private static int[] labels(NDArray logits) {
+        return logits.argMax(1).toType(DataType.INT32, false).toIntArray();
     }
 
     private void checkShape(PixelBatch batch) {
@@ -198,15 +198,6 @@ public final class ModelGuard implements Guard {
                     + spec.imageWidth() + "], got [" + batch.size() + ", " + batch.channels() + ", "
                     + batch.height() + ", " + batch.width() + "]");
         }
-    }
-
-    /** Tapped activations by name (the logits come first in the list, then the taps in forward order). */
-    private static Map<String, NDArray> byName(NDList out) {
-        Map<String, NDArray> map = new HashMap<>();
-        for (int i = 1; i < out.size(); i++) {
-            map.put(out.get(i).getName(), out.get(i));
-        }
-        return map;
     }
 
     private static DetectorSummary summarize(DetectorCalibration cal, String weightsSha256) {

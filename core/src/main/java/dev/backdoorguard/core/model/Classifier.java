@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import dev.backdoorguard.core.arch.Architecture;
 import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.arch.TapRecorder;
 import dev.backdoorguard.core.arch.TorchNetwork;
 import dev.backdoorguard.core.bundle.BundleException;
 import dev.backdoorguard.core.bundle.HostTensor;
@@ -144,6 +145,14 @@ public final class Classifier implements AutoCloseable {
     /** Normalises pixel images [N, C, H, W] and returns the logits [N, K]. */
     public NDArray forward(NDArray pixels, boolean training) {
         return network.forward(null, new NDList(normalize(pixels)), training).singletonOrThrow();
+    }
+
+    /**
+     * Normalises pixel images [N, C, H, W] and returns the logits [N, K], offering every tap (then the
+     * logits) to {@code recorder} as the network produces it.
+     */
+    public NDArray forward(NDArray pixels, boolean training, TapRecorder recorder) {
+        return network.forwardRecording(normalize(pixels), training, recorder);
     }
 
     /** Normalises pixel images and returns the logits followed by the requested taps, by tap name. */

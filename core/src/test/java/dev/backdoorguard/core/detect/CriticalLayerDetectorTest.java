@@ -1,13 +1,11 @@
 package dev.backdoorguard.core.detect;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.util.HashMap;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The engine-side batched scorer against the heap reference on the §12 vectors, zero rows included. */
@@ -40,20 +38,38 @@ class CriticalLayerDetectorTest {
                 }
                 predicted[16] = 1;
                 expected[16] = 0;
+                int[] predictedClasses = java.util.Arrays.stream(predicted).mapToInt(Math::toIntExact).toArray();
                 try (NDManager scope = model.newSubManager()) {
-                    Map<String, NDArray> tapped = new HashMap<>();
+                    CriticalLayerDetector.Batch batch = detector.newBatch(n);
                     for (int l = 0; l < 5; l++) {
-                        tapped.put(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
+                        batch.offer(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
                     }
-                    CriticalLayerDetector.Scores scores = detector.score(tapped, scope.create(predicted));
-                    float[] s = scores.score().toFloatArray();
+                    CriticalLayerDetector.Scores scores = batch.finish(predictedClasses);
                     for (int row = 0; row < n; row++) {
-                        assertThat((double) s[row]).as(mode + " row " + row).isCloseTo(expected[row], within(1e-5));
+                        assertThat((double) scores.scores()[row]).as(mode + " row " + row)
+                                .isCloseTo(expected[row], within(1e-5));
                     }
-                    assertThat(scores.cosines().getShape()).isEqualTo(new Shape(n, 3));
-                    assertThat(scores.cosines().get(16).toFloatArray()).containsOnly(0f);
+                    assertThat(scores.cosines()).hasSize(n * 3);
+                    for (int u = 0; u < 3; u++) {
+                        assertThat(scores.cosine(16, u)).isZero();
+                    }
                 }
             }
+        }
+    }
+
+    @Test
+    void aTapTheForwardPassDidNotOfferIsNamed() throws Exception {
+        DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.values()[0],
+                ThresholdRule.gaussian(2.5)).calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(cal, model).newBatch(1);
+            batch.offer("t1", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
+            batch.offer("t3", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
+            assertThatThrownBy(() -> batch.finish(new int[] {0}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'t2'");
+            assertThatThrownBy(() -> batch.finish(new int[] {0, 1}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected 1 predictions");
         }
     }
 }
