@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.arch.TapRecorder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +21,7 @@ import java.util.Map;
  * are then finished on the heap from those small arrays.
  *
  * <p>Deviation from the spec's recommended layout, which finishes on the engine and copies only the
- * [N] scores: here [N, |U|·K'] dot products and [N, |U|] norms (a few kB) are copied instead. The
+ * [N] scores: here the [N, |U|·K'] dot products and [N, |U|] norms (a few kB) are copied instead. The
  * engine-side finish was about a dozen more engine calls per batch (one-hot, masks, sums, a
  * division), whose fixed cost was most of the detector's overhead on small batches; see
  * docs/BENCHMARKS.md §4.
@@ -160,9 +161,13 @@ public final class CriticalLayerDetector {
             }
             int k = paddedClasses(calibration.numClasses());
             int taps = used.length;
-            // Two copies to the heap; the rest is a few multiply-adds per sample.
-            float[] dot = NDArrays.concat(new NDList(dots), 1).toFloatArray(); // [N, |U|·K']
-            float[] norm = NDArrays.concat(new NDList(norms), 1).toFloatArray(); // [N, |U|]
+            // One copy to the heap, row i = [its |U|·K' dot products, its |U| norms]; the rest is a few
+            // multiply-adds per sample.
+            NDList parts = new NDList(2 * taps);
+            parts.addAll(Arrays.asList(dots));
+            parts.addAll(Arrays.asList(norms));
+            float[] row = NDArrays.concat(parts, 1).toFloatArray();
+            int width = taps * k + taps;
             float[] scores = new float[n];
             float[] cosines = new float[n * taps];
             for (int i = 0; i < n; i++) {
@@ -173,9 +178,9 @@ public final class CriticalLayerDetector {
                 }
                 double s = 0;
                 for (int u = 0; u < taps; u++) {
-                    double rowNorm = norm[i * taps + u];
+                    double rowNorm = row[i * width + taps * k + u];
                     // cos := 0 for a zero feature row (sklearn's convention).
-                    double cos = rowNorm > 0 ? dot[(i * taps + u) * k + c] / rowNorm : 0;
+                    double cos = rowNorm > 0 ? row[i * width + u * k + c] / rowNorm : 0;
                     cosines[i * taps + u] = (float) cos;
                     s += weights[c * taps + u] * cos;
                 }
