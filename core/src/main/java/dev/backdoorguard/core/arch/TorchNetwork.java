@@ -3,6 +3,7 @@ package dev.backdoorguard.core.arch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -162,8 +163,30 @@ public abstract class TorchNetwork extends AbstractBlock {
         return Activation.relu(x);
     }
 
+    /**
+     * MaxPool2d(2) (floor mode: an odd last row or column is dropped). When no gradient will flow back
+     * through {@code x} (inference), it is computed as the element-wise maximum of the four stride-2
+     * views of {@code x}: the same values, about 10× faster than libtorch's NCHW max-pool kernel
+     * ([64, 32, 28, 28], one thread: 0.76 against 8.0 ms). With a gradient, libtorch's own max-pool is
+     * kept, because the backward pass of the strided views is 2.5× slower than its backward.
+     */
     protected static NDArray maxPool2(NDArray x) {
-        return Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), false);
+        if (x.hasGradient()) {
+            return Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), false);
+        }
+        long h = x.getShape().get(2) / 2 * 2;
+        long w = x.getShape().get(3) / 2 * 2;
+        if (h == 0 || w == 0) {
+            throw new IllegalArgumentException("a 2×2 max-pool needs at least 2×2 pixels, got " + x.getShape());
+        }
+        NDArray top = x.get(stride2(0, h, 0, w)).maximum(x.get(stride2(0, h, 1, w)));
+        NDArray bottom = x.get(stride2(1, h, 0, w)).maximum(x.get(stride2(1, h, 1, w)));
+        return top.maximum(bottom);
+    }
+
+    /** Rows row0, row0 + 2, … below h and columns col0, col0 + 2, … below w of [N, C, H, W]. */
+    private static NDIndex stride2(long row0, long h, long col0, long w) {
+        return new NDIndex(":, :, " + row0 + ":" + h + ":2, " + col0 + ":" + w + ":2");
     }
 
     /** AdaptiveAvgPool2d(1): [N, C, H, W] to [N, C, 1, 1], as PyTorch shapes it. */

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.arch.Architecture;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.arch.TapRecorder;
@@ -160,8 +161,14 @@ public final class Classifier implements AutoCloseable {
         return network.forwardWithTaps(normalize(pixels), training, taps);
     }
 
-    /** Logits for {@code n} images of plain pixels (row-major [n, C, H, W]); no engine array escapes. */
+    /**
+     * Logits for {@code n} images of plain pixels (row-major [n, C, H, W]), in eval mode and without
+     * recording an autograd graph; no engine array escapes.
+     */
     public float[][] logits(float[] pixels, int n) {
+        // Grad mode is thread-local: restore it, the caller may be between two training steps.
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
         try (NDManager scope = manager.newSubManager()) {
             NDArray x = scope.create(pixels, new Shape(n, spec.channels(), spec.height(), spec.imageWidth()));
             NDArray logits = forward(x, false);
@@ -171,6 +178,8 @@ public final class Classifier implements AutoCloseable {
                 System.arraycopy(flat, i * spec.numClasses(), out[i], 0, spec.numClasses());
             }
             return out;
+        } finally {
+            JniUtils.setGradMode(gradMode);
         }
     }
 

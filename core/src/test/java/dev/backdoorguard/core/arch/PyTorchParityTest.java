@@ -6,13 +6,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.bundle.SafeTensors;
 import dev.backdoorguard.core.model.Classifier;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * DJL's forward pass against PyTorch's on bundles written by PyTorch (tools/make_fixtures.py):
@@ -25,9 +26,24 @@ class PyTorchParityTest {
         return Path.of("src/test/resources/parity", name);
     }
 
+    /**
+     * With grad mode on, the parameters make every activation require a gradient; with it off
+     * (serving, evaluation) some ops take their inference path (cnn-small's max-pool).
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"cnn-small", "preact-resnet18", "resnet18"})
-    void logitsAndTapsMatchPyTorch(String arch) throws Exception {
+    @CsvSource({"cnn-small, true", "cnn-small, false", "preact-resnet18, true", "preact-resnet18, false",
+        "resnet18, true", "resnet18, false"})
+    void logitsAndTapsMatchPyTorch(String arch, boolean gradMode) throws Exception {
+        boolean before = JniUtils.isGradMode();
+        JniUtils.setGradMode(gradMode);
+        try {
+            assertMatchesPyTorch(arch);
+        } finally {
+            JniUtils.setGradMode(before);
+        }
+    }
+
+    private static void assertMatchesPyTorch(String arch) throws Exception {
         Path dir = fixture(arch);
         Map<String, HostTensor> inputs = SafeTensors.read(dir.resolve("inputs.safetensors"));
         Map<String, HostTensor> expected = SafeTensors.read(dir.resolve("expected.safetensors"));
