@@ -69,13 +69,26 @@ public class ServeBench {
             throughput(guard, b, 2, workers, true);
             int rounds = 5;
             double[][] rates = new double[2][rounds];
+            double[][] cores = new double[2][rounds];
             for (int r = 0; r < rounds; r++) {
-                rates[0][r] = throughput(guard, b, seconds / rounds, workers, false);
-                rates[1][r] = throughput(guard, b, seconds / rounds, workers, true);
+                for (int g = 0; g < 2; g++) {
+                    long cpu0 = processCpuNanos();
+                    long t0 = System.nanoTime();
+                    rates[g][r] = throughput(guard, b, seconds / rounds, workers, g == 1);
+                    cores[g][r] = (processCpuNanos() - cpu0) / (double) (System.nanoTime() - t0);
+                }
             }
-            System.out.printf("raw forward batch %d: %.0f images/s%n", batch, median(rates[0]));
-            System.out.printf("raw forward+guard batch %d: %.0f images/s%n", batch, median(rates[1]));
+            // cores: CPU time of this process over wall time while measuring (for per-core efficiency).
+            System.out.printf("raw forward batch %d: %.0f images/s, %.2f cores%n", batch, median(rates[0]),
+                    median(cores[0]));
+            System.out.printf("raw forward+guard batch %d: %.0f images/s, %.2f cores%n", batch, median(rates[1]),
+                    median(cores[1]));
         }
+    }
+
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     static double median(double[] values) {

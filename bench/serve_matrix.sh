@@ -6,6 +6,8 @@
 #   2. guard serve on the same bundle, driven by guard bench (closed loop, one Fashion-MNIST image per
 #      request, 10% badnets-triggered) at concurrency 1, 8 and 64, guard mode off and flag; the mean
 #      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
+#      the CPU the server used in each measured window (sampled from /proc) and the load generator used,
+#      so that throughput can also be compared per core with the raw pass;
 #   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64 with the server's resident memory sampled.
 # Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
 #   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1)
@@ -35,17 +37,37 @@ port="$(grep -o 'gRPC on port [0-9]*' "$out/serve.log" | grep -o '[0-9]*$')"
 batch_stats() { curl -s "http://127.0.0.1:$metrics_port/metrics" | awk -v m="$model" '
   /^guard_batch_size_sum/ && index($0, "model=\"" m "\"") {s=$2} /^guard_batch_size_count/ && index($0, "model=\"" m "\"") {c=$2}
   END {printf "%s %s\n", s+0, c+0}'; }
+# CPU seconds (user + system) the server process has used so far: with the load generator on the same
+# machine, the server's share of the cores is what its throughput must be compared with.
+# Sampled twice a second, so that only the measured window counts (not the load generator's JVM start
+# and warm-up).
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$pid/stat"; }
+while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s.%N) $(server_cpu 2>/dev/null)"; sleep 0.5; done \
+  > "$out/server-cpu.txt" &
+TIMEFORMAT='%R %U %S'   # bash's `time`: wall, user and system seconds of the load generator
 for c in 1 8 64; do
   for mode in off flag; do
     read -r s0 c0 < <(batch_stats)
-    "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
+    { time "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
       --connections "${CONNECTIONS:-1}" \
-      --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"
+      --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"; } \
+      2> "$out/client-time-c$c-$mode.txt"
+    t1="$(date +%s.%N)"; sleep 1   # one more CPU sample after the run
     read -r s1 c1 < <(batch_stats)
-    python3 - "$out/bench-c$c-$mode.json" "$s0" "$c0" "$s1" "$c1" <<'PY'
+    python3 - "$out/bench-c$c-$mode.json" "$s0" "$c0" "$s1" "$c1" "$t1" "$seconds" \
+      "$out/client-time-c$c-$mode.txt" "$out/server-cpu.txt" <<'PY'
 import json, sys
-f, s0, c0, s1, c1 = sys.argv[1], *map(float, sys.argv[2:])
+f, (s0, c0, s1, c1, t1, seconds), client, samples = sys.argv[1], map(float, sys.argv[2:8]), sys.argv[8], sys.argv[9]
 d = json.load(open(f)); d["mean_batch"] = (s1 - s0) / max(c1 - c0, 1)
+# Server cores over the measured window (the last `seconds` before the load generator exited, less a
+# margin for its shutdown), from the samples inside it.
+pts = [tuple(map(float, l.split())) for l in open(samples) if len(l.split()) == 2]
+inside = [p for p in pts if t1 - seconds + 0.5 <= p[0] <= t1 - 0.5]
+if len(inside) >= 2:
+    d["server_cores"] = (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+# The load generator's cores over its whole run (JVM start and warm-up included, so an upper bound).
+wall, user, system = map(float, open(client).read().split()[-3:])
+d["client_cores"] = (user + system) / wall
 json.dump(d, open(f, "w"), indent=1)
 PY
   done

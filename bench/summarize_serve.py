@@ -7,10 +7,13 @@ import sys
 
 out = sys.argv[1]
 raw = {}
+raw_cores = {}
 for line in open(os.path.join(out, "raw.txt")):
-    m = re.match(r"raw forward(\+guard)? batch (\d+): (\d+) images/s", line)
+    m = re.match(r"raw forward(\+guard)? batch (\d+): (\d+) images/s(?:, ([\d.]+) cores)?", line)
     if m:
         raw[(int(m.group(2)), bool(m.group(1)))] = float(m.group(3))
+        if m.group(4):
+            raw_cores[(int(m.group(2)), bool(m.group(1)))] = float(m.group(4))
 
 
 def nearest_raw(batch, guarded):
@@ -45,6 +48,20 @@ print("|---|---|")
 for c in (1, 8, 64):
     if (c, "off") in rows and (c, "flag") in rows:
         print(f"| {c} | {rows[(c, 'flag')]['items_per_second'] / rows[(c, 'off')]['items_per_second']:.3f} |")
+# Per core: the load generator runs on the same cores, so the server gets only part of them. Items per
+# second per core the server used, against the raw pass's images per second per core it used.
+eff = [(c, m, d) for (c, m), d in rows.items() if "server_cores" in d]
+if eff and raw_cores:
+    print("\n| concurrency | guard | server cores | load generator cores (whole run, upper bound) | items/s per server core "
+          "| raw images/s per core at that batch (plain / guarded) | ratio (to plain / to guarded) |")
+    print("|---|---|---|---|---|---|---|")
+    for c, mode, d in sorted(eff, key=lambda r: (r[0], r[1] != "off")):
+        b, _ = nearest_raw(d["mean_batch"], False)
+        per_core = d["items_per_second"] / d["server_cores"]
+        plain = raw[(b, False)] / raw_cores[(b, False)]
+        guarded = raw[(b, True)] / raw_cores[(b, True)]
+        print(f"| {c} | {mode} | {d['server_cores']:.2f} | {d['client_cores']:.2f} | {per_core:.0f} "
+              f"| {plain:.0f} / {guarded:.0f} (batch {b}) | {per_core / plain:.2f} / {per_core / guarded:.2f} |")
 print("\n| raw batch | guard off images/s | guard on images/s | on / off |")
 print("|---|---|---|---|")
 for b in sorted({b for b, _ in raw}):
