@@ -13,6 +13,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.PairList;
@@ -164,14 +165,17 @@ public abstract class TorchNetwork extends AbstractBlock {
     }
 
     /**
-     * MaxPool2d(2) (floor mode: an odd last row or column is dropped). When no gradient will flow back
-     * through {@code x} (inference), it is computed as the element-wise maximum of the four stride-2
-     * views of {@code x}: the same values, about 10× faster than libtorch's NCHW max-pool kernel
-     * ([64, 32, 28, 28], one thread: 0.76 against 8.0 ms). With a gradient, libtorch's own max-pool is
-     * kept, because the backward pass of the strided views is 2.5× slower than its backward.
+     * MaxPool2d(2) (floor mode: an odd last row or column is dropped). With grad mode off (inference:
+     * evaluation, calibration, serving), it is computed as the element-wise maximum of the four
+     * stride-2 views of {@code x}: the same values, about 10× faster than libtorch's NCHW max-pool
+     * kernel ([64, 32, 28, 28], one thread: 0.76 against 8.0 ms). With grad mode on, libtorch's own
+     * max-pool is kept: the backward pass of the strided views is 2.5× slower, and it would split a
+     * tied window's gradient where max-pool gives it to the first maximum, as PyTorch does. (Grad mode
+     * is the test because DJL does not report requires_grad for intermediate arrays: both
+     * {@code hasGradient()} and {@code JniUtils.requiresGrad} answer false for them during training.)
      */
     protected static NDArray maxPool2(NDArray x) {
-        if (x.hasGradient()) {
+        if (JniUtils.isGradMode()) {
             return Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), false);
         }
         long h = x.getShape().get(2) / 2 * 2;
