@@ -179,8 +179,8 @@ public final class CriticalLayerDetector {
                 double s = 0;
                 for (int u = 0; u < taps; u++) {
                     double rowNorm = row[i * width + taps * k + u];
-                    // cos := 0 for a zero feature row (sklearn's convention).
-                    double cos = rowNorm > 0 ? row[i * width + u * k + c] / rowNorm : 0;
+                    // cos := 0 for a zero feature row (sklearn's convention); a NaN row stays NaN.
+                    double cos = rowNorm == 0 ? 0 : row[i * width + u * k + c] / rowNorm;
                     cosines[i * taps + u] = (float) cos;
                     s += weights[c * taps + u] * cos;
                 }

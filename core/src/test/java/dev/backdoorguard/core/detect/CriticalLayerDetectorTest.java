@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The engine-side batched scorer against the heap reference on the §12 vectors, zero rows included. */
@@ -55,6 +56,19 @@ class CriticalLayerDetectorTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void aNaNFeatureRowGivesANaNScoreNotAZeroCosine() throws Exception {
+        DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.values()[0],
+                ThresholdRule.gaussian(2.5)).calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(cal, model).newBatch(1);
+            for (String tap : List.of("t1", "t2", "t3")) {
+                batch.offer(tap, scope.create(new float[] {Float.NaN, 1, 1}, new Shape(1, 3)));
+            }
+            assertThat(batch.finish(new int[] {0}).scores()[0]).isNaN();
         }
     }
 
