@@ -61,10 +61,8 @@ class CriticalLayerDetectorTest {
 
     @Test
     void aNaNFeatureRowGivesANaNScoreNotAZeroCosine() throws Exception {
-        DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.values()[0],
-                ThresholdRule.gaussian(2.5)).calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
         try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
-            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(cal, model).newBatch(1);
+            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(goldenCalibration(), model).newBatch(1);
             for (String tap : List.of("t1", "t2", "t3")) {
                 batch.offer(tap, scope.create(new float[] {Float.NaN, 1, 1}, new Shape(1, 3)));
             }
@@ -74,10 +72,8 @@ class CriticalLayerDetectorTest {
 
     @Test
     void aTapTheForwardPassDidNotOfferIsNamed() throws Exception {
-        DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.values()[0],
-                ThresholdRule.gaussian(2.5)).calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
         try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
-            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(cal, model).newBatch(1);
+            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(goldenCalibration(), model).newBatch(1);
             batch.offer("t1", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
             batch.offer("t3", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
             assertThatThrownBy(() -> batch.finish(new int[] {0}))
@@ -85,5 +81,10 @@ class CriticalLayerDetectorTest {
             assertThatThrownBy(() -> batch.finish(new int[] {0, 1}))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected 1 predictions");
         }
+    }
+
+    private static DetectorCalibration goldenCalibration() throws Exception {
+        return new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.values()[0], ThresholdRule.gaussian(2.5))
+                .calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
     }
 }
