@@ -16,7 +16,10 @@ Clean data: a class-balanced draw of round(fraction * N_train / K) images per cl
 1,200 images for the default 0.02 on Fashion-MNIST) from the training split, seeded by --seed via
 pyguard.data.class_balanced_split. For a bundle made by bench/torch_train.py with the same --seed and
 fraction 0.02 this is exactly the defender set torch_train held out. The indices can NOT match the Java
-tool's draw (different generator), so compare the two tools statistically, not image for image.
+tool's draw (different generator), so compare the two tools statistically, not image for image, or
+start both from the same point: bench/FstDraw.java writes the Java tool's clean indices and
+re-initialised head for a seed, and --clean-indices / --head-init read them (the shuffling and the
+augmentation then still differ, they are each tool's own random streams).
 
 purify_seconds times the head snapshot, re-init and all epochs (no data loading, no evaluation).
 ACC / ASR / RA are measured before and after in eval mode with pyguard.metrics. Prints
@@ -26,7 +29,8 @@ JSON line. --out writes the tuned bundle (same model.json fields, provenance kep
 
   /usr/bin/python3 bench/torch_fst.py --model DIR [--mode fst|ft|lp|ft-init|fe-tuning] [--alpha 0.2] \\
       [--epochs 10] [--lr 0.01] [--batch-size 128] [--clean-fraction 0.02] [--seed 0] [--pad 4] \\
-      [--no-flip] [--eval-trigger badnets --eval-target 0] [--out DIR] [--json] [--threads 2]
+      [--no-flip] [--eval-trigger badnets --eval-target 0] [--clean-indices FILE] [--head-init FILE] \\
+      [--out DIR] [--json] [--threads 2]
 """
 
 import argparse
@@ -67,7 +71,7 @@ def set_trainable(model, head, mode):
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def tune(model, xc, yc, args, mean, std, g, log):
+def tune(model, xc, yc, args, mean, std, g, log, head_init=None):
     """Runs the selected mode in place; returns (C, per-epoch records, seconds for the whole defense)."""
     mean_t = torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
@@ -82,8 +86,12 @@ def tune(model, xc, yc, args, mean, std, g, log):
     if args.mode in REINIT_MODES:
         bound = 1.0 / math.sqrt(w.size(-1))
         with torch.no_grad():
-            head.weight.uniform_(-bound, bound, generator=g)
-            head.bias.uniform_(-bound, bound, generator=g)
+            if head_init is not None:  # the Java tool's draw (bench/FstDraw.java), g left untouched
+                head.weight.copy_(head_init[:w.numel()].reshape(w.shape))
+                head.bias.copy_(head_init[w.numel():])
+            else:
+                head.weight.uniform_(-bound, bound, generator=g)
+                head.bias.uniform_(-bound, bound, generator=g)
     params = set_trainable(model, head, args.mode)
     opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9, dampening=0, weight_decay=0, nesterov=False)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
@@ -120,13 +128,33 @@ def tune(model, xc, yc, args, mean, std, g, log):
     return float(c), epochs, purify_seconds
 
 
-def clean_subset(x_train, y_train, fraction, seed, num_classes):
-    """Seeded class-balanced draw of round(fraction * N / K) images per class from the training split."""
+def clean_subset(x_train, y_train, fraction, seed, num_classes, indices_file=None):
+    """Seeded class-balanced draw of round(fraction * N / K) images per class from the training split,
+    or the training-split indices listed in indices_file (one per line); returns (x, y, per-class count)."""
+    if indices_file is not None:
+        held = torch.tensor(read_numbers(indices_file, int), dtype=torch.long)
+        if held.numel() == 0 or int(held.min()) < 0 or int(held.max()) >= y_train.numel():
+            raise ValueError(f"--clean-indices {indices_file}: indices must lie in 0..{y_train.numel() - 1}")
+        counts = torch.bincount(y_train[held], minlength=num_classes)
+        return x_train[held], y_train[held], int(counts.min())
     per_class = round_half_up(fraction * y_train.numel() / num_classes)
     if per_class < 1:
         raise ValueError(f"--clean-fraction {fraction} gives fewer than one image per class")
     held, _ = data.class_balanced_split(y_train, per_class, seed=seed, num_classes=num_classes)
     return x_train[held], y_train[held], per_class
+
+
+def read_numbers(path, kind):
+    """One number per line (blank lines ignored); raises ValueError naming the file and line."""
+    values = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    values.append(kind(line))
+                except ValueError:
+                    raise ValueError(f"{path}:{n}: not a number: {line.strip()!r}") from None
+    return values
 
 
 
@@ -156,6 +184,12 @@ def main():
     ap.add_argument("--eval-target", type=int, default=0, help="attack target class for ASR (default 0)")
     ap.add_argument("--trigger-seed", type=int, default=0, help="blended noise seed (default 0)")
     ap.add_argument("--out", default=None, metavar="DIR", help="write the tuned bundle here (not the input dir)")
+    ap.add_argument("--clean-indices", default=None, metavar="FILE",
+                    help="use these training-split indices (one per line) instead of the seeded draw, e.g. the "
+                         "Java tool's draw written by bench/FstDraw.java")
+    ap.add_argument("--head-init", default=None, metavar="FILE",
+                    help="start the re-initialised head from these values (weight row-major, then bias, one per "
+                         "line; bench/FstDraw.java) instead of drawing it")
     ap.add_argument("--json", action="store_true", help="stdout holds only the final JSON line (epochs on stderr)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--data-dir", default=None, help="IDX folder (default $GUARD_DATA_DIR or Debian's)")
@@ -174,6 +208,8 @@ def main():
         ap.error(f"--pad must be >= 0, got {args.pad}")
     if args.threads < 1:
         ap.error("--threads must be >= 1")
+    if args.head_init and args.mode not in REINIT_MODES:
+        ap.error(f"--head-init needs a mode that re-initialises the head ({', '.join(REINIT_MODES)})")
     if args.out and os.path.abspath(args.out) == os.path.abspath(args.model):
         ap.error("--out must differ from --model")
 
@@ -193,8 +229,16 @@ def main():
     if int(y_train.max()) + 1 != num_classes:
         ap.error(f"the data has {int(y_train.max()) + 1} classes, the model {num_classes}")
     try:
-        xc, yc, per_class = clean_subset(x_train, y_train, args.clean_fraction, args.seed, num_classes)
-    except ValueError as e:
+        xc, yc, per_class = clean_subset(x_train, y_train, args.clean_fraction, args.seed, num_classes,
+                                         args.clean_indices)
+        head_init = None
+        if args.head_init is not None:
+            w = declared_head(model).weight
+            head_init = torch.tensor(read_numbers(args.head_init, float), dtype=torch.float32)
+            if head_init.numel() != w.numel() + w.shape[0]:
+                raise ValueError(f"--head-init {args.head_init} has {head_init.numel()} values, the head needs "
+                                 f"{w.numel() + w.shape[0]} ({list(w.shape)} weight + {w.shape[0]} bias)")
+    except (ValueError, OSError) as e:
         ap.error(str(e))
     del x_train, y_train
     kwargs = {"seed": args.trigger_seed} if args.eval_trigger == "blended" else {}
@@ -207,7 +251,7 @@ def main():
         f"{xc.shape[0]} clean images ({per_class} per class), {math.ceil(xc.shape[0] / args.batch_size)} "
         f"steps per epoch")
     g = torch.Generator().manual_seed(args.seed)
-    c, epochs, purify_seconds = tune(model, xc, yc, args, mean, std, g, log)
+    c, epochs, purify_seconds = tune(model, xc, yc, args, mean, std, g, log, head_init)
     after = evaluate()
     head_norm_final = float(declared_head(model).weight.detach().norm())
     if not args.json:
@@ -216,7 +260,8 @@ def main():
 
     config = {"mode": args.mode, "alpha": args.alpha, "epochs": args.epochs, "lr": args.lr,
               "batch_size": args.batch_size, "clean_fraction": args.clean_fraction, "per_class": per_class,
-              "clean_size": int(xc.shape[0]), "seed": args.seed, "pad": args.pad, "flip": not args.no_flip}
+              "clean_size": int(xc.shape[0]), "clean_indices": args.clean_indices, "head_init": args.head_init,
+              "seed": args.seed, "pad": args.pad, "flip": not args.no_flip}
     if args.out:
         provenance = dict(meta.get("provenance") or {})
         provenance["purified_by"] = f"bench/torch_fst.py (pytorch {torch.__version__.split('+')[0]}) fst"

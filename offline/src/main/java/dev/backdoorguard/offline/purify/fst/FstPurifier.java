@@ -3,6 +3,7 @@ package dev.backdoorguard.offline.purify.fst;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -122,11 +123,27 @@ public final class FstPurifier implements Purifier {
 
     /** The reference re-initialisation: weight and bias from U(-1/√d, 1/√d), seeded. */
     private void reinitialise(Classifier model, Parameter weight, Parameter bias, int d) {
+        HeadInit init = initialHead(config.seed(), (int) bias.getArray().size(), d);
+        weight.getArray().set(init.weight());
+        bias.getArray().set(init.bias());
+    }
+
+    /** A re-initialised head: weight [classes, d] row-major, bias [classes]. */
+    public record HeadInit(float[] weight, float[] bias) {}
+
+    /**
+     * The head FST re-draws for {@code seed}: weight then bias from U(-1/√d, 1/√d), by libtorch's
+     * default generator seeded with a value derived from {@code seed} (so PyTorch's
+     * {@code torch.manual_seed} + {@code uniform_} reproduces it; bench/FstDraw.java writes it out for
+     * the reference).
+     */
+    public static HeadInit initialHead(long seed, int classes, int d) {
         float bound = (float) (1 / Math.sqrt(d));
-        Engine.getInstance().setRandomSeed((int) Seeds.derive(config.seed(), "fst-head"));
-        try (NDManager scope = model.manager().newSubManager()) {
-            weight.getArray().set(scope.randomUniform(-bound, bound, weight.getArray().getShape()).toFloatArray());
-            bias.getArray().set(scope.randomUniform(-bound, bound, bias.getArray().getShape()).toFloatArray());
+        Engine.getInstance().setRandomSeed((int) Seeds.derive(seed, "fst-head"));
+        try (NDManager scope = NDManager.newBaseManager()) {
+            float[] weight = scope.randomUniform(-bound, bound, new Shape(classes, d)).toFloatArray();
+            float[] bias = scope.randomUniform(-bound, bound, new Shape(classes)).toFloatArray();
+            return new HeadInit(weight, bias);
         }
     }
 

@@ -61,14 +61,18 @@ class FstPurifierTest {
     }
 
     @Test
-    void frozenHeadAfterReinitStaysWithinTheReinitBound() throws Exception {
+    void frozenHeadAfterReinitIsThePublishedDrawWithinTheReinitBound() throws Exception {
         try (Classifier model = Classifier.load(MODEL, Architectures.standard())) {
             purifier(FstMode.FE_TUNING).purify(model, clean);
             float bound = (float) (1 / Math.sqrt(128));
-            for (float b : model.stateDict().get("classifier.2.bias").floats()) {
+            float[] bias = model.stateDict().get("classifier.2.bias").floats();
+            for (float b : bias) {
                 assertThat(Math.abs(b)).isLessThanOrEqualTo(bound); // re-initialised, then frozen: never trained
             }
+            // the bias is never projected, so it is exactly the draw bench/FstDraw.java hands to the reference
+            assertThat(bias).containsExactly(FstPurifier.initialHead(1, 10, 128).bias());
         }
+        assertThat(FstPurifier.initialHead(2, 10, 128).bias()).isNotEqualTo(FstPurifier.initialHead(1, 10, 128).bias());
     }
 
     @Test
