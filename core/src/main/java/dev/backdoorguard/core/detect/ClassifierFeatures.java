@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.model.NoGrad;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -44,27 +44,28 @@ public final class ClassifierFeatures implements FeatureSource {
     public void forEachBatch(BatchConsumer consumer) {
         List<String> taps = classifier.architecture().taps();
         int size = data.imageSize();
-        JniUtils.setGradMode(false);
-        for (int start = 0; start < data.size(); start += batchSize) {
-            int n = Math.min(batchSize, data.size() - start);
-            float[][] features = new float[taps.size()][];
-            int[] predicted;
-            try (NDManager scope = classifier.manager().newSubManager()) {
-                NDArray x = scope.create(Arrays.copyOfRange(data.pixels(), start * size, (start + n) * size),
-                        new Shape(n, data.channels(), data.height(), data.width()));
-                NDList out = classifier.forwardWithTaps(x, false, taps);
-                Map<String, NDArray> byName = new HashMap<>();
-                for (int i = 1; i < out.size(); i++) {
-                    byName.put(out.get(i).getName(), out.get(i));
+        try (NoGrad noGrad = NoGrad.enter()) {
+            for (int start = 0; start < data.size(); start += batchSize) {
+                int n = Math.min(batchSize, data.size() - start);
+                float[][] features = new float[taps.size()][];
+                int[] predicted;
+                try (NDManager scope = classifier.manager().newSubManager()) {
+                    NDArray x = scope.create(Arrays.copyOfRange(data.pixels(), start * size, (start + n) * size),
+                            new Shape(n, data.channels(), data.height(), data.width()));
+                    NDList out = classifier.forwardWithTaps(x, false, taps);
+                    Map<String, NDArray> byName = new HashMap<>();
+                    for (int i = 1; i < out.size(); i++) {
+                        byName.put(out.get(i).getName(), out.get(i));
+                    }
+                    for (int l = 0; l < taps.size(); l++) {
+                        features[l] = byName.get(taps.get(l)).toFloatArray();
+                    }
+                    predicted = out.get(0).argMax(1).toType(DataType.INT32, false).toIntArray();
                 }
-                for (int l = 0; l < taps.size(); l++) {
-                    features[l] = byName.get(taps.get(l)).toFloatArray();
-                }
-                predicted = out.get(0).argMax(1).toType(DataType.INT32, false).toIntArray();
+                consumer.accept(new FeatureBatch(n, Arrays.copyOfRange(data.labels(), start, start + n), predicted,
+                        features));
+                progress.accept(start + n);
             }
-            consumer.accept(new FeatureBatch(n, Arrays.copyOfRange(data.labels(), start, start + n), predicted,
-                    features));
-            progress.accept(start + n);
         }
     }
 }

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.arch.TapRecorder;
 import dev.backdoorguard.core.bundle.ModelSpec;
@@ -13,6 +12,7 @@ import dev.backdoorguard.core.detect.CriticalLayerDetector;
 import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.detect.DetectorCalibration;
 import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.model.NoGrad;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,8 +76,7 @@ public final class ModelGuard implements Guard {
     public static int[] tapDimensions(Classifier classifier) {
         ModelSpec spec = classifier.spec();
         List<String> taps = classifier.architecture().taps();
-        JniUtils.setGradMode(false);
-        try (NDManager scope = classifier.manager().newSubManager()) {
+        try (NoGrad noGrad = NoGrad.enter(); NDManager scope = classifier.manager().newSubManager()) {
             NDArray x = scope.zeros(new Shape(1, spec.channels(), spec.height(), spec.imageWidth()));
             Map<String, Long> sizes = new HashMap<>();
             classifier.forward(x, false, (tap, activation) -> sizes.put(tap, activation.size()));
@@ -110,7 +109,7 @@ public final class ModelGuard implements Guard {
         if (image.size() != 1) {
             throw new InvalidInputException("inspect takes exactly one image, got " + image.size());
         }
-        try (NDManager scope = classifier.manager().newSubManager()) {
+        try (NoGrad noGrad = NoGrad.enter(); NDManager scope = classifier.manager().newSubManager()) {
             CriticalLayerDetector.Batch scoring = detector.newBatch(1);
             int label = labels(forward(scope, image, scoring))[0];
             CriticalLayerDetector.Scores scores = scoring.finish(new int[] {label});
@@ -132,7 +131,7 @@ public final class ModelGuard implements Guard {
     public BatchPrediction predict(PixelBatch batch, boolean guard) {
         ModelSpec spec = classifier.spec();
         boolean guarded = guard && detector != null;
-        try (NDManager scope = classifier.manager().newSubManager()) {
+        try (NoGrad noGrad = NoGrad.enter(); NDManager scope = classifier.manager().newSubManager()) {
             CriticalLayerDetector.Batch scoring = guarded ? detector.newBatch(batch.size()) : null;
             NDArray logits = forward(scope, batch, guarded ? scoring : TapRecorder.NONE);
             float[] logitValues = logits.toFloatArray();
@@ -161,7 +160,7 @@ public final class ModelGuard implements Guard {
      */
     public float[] rawScores(PixelBatch batch) {
         CriticalLayerDetector detector = requireDetector();
-        try (NDManager scope = classifier.manager().newSubManager()) {
+        try (NoGrad noGrad = NoGrad.enter(); NDManager scope = classifier.manager().newSubManager()) {
             CriticalLayerDetector.Batch scoring = detector.newBatch(batch.size());
             return scoring.finish(labels(forward(scope, batch, scoring))).scores();
         }
@@ -176,10 +175,7 @@ public final class ModelGuard implements Guard {
 
     /** One forward pass of {@code batch} in {@code scope}, offering its taps to {@code recorder}: the logits. */
     private NDArray forward(NDManager scope, PixelBatch batch, TapRecorder recorder) {
-        checkShape(batch);
-        // Grad mode is thread-local in libtorch and on by default in a new thread: inference must not
-        // record an autograd graph.
-        JniUtils.setGradMode(false);
+        checkShape(batch); // the caller holds a NoGrad scope: inference must not record an autograd graph
         NDArray x = scope.create(batch.pixels(), new Shape(batch.size(), batch.channels(), batch.height(),
                 batch.width()));
         return classifier.forward(x, false, recorder);

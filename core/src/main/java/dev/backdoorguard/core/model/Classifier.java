@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.backdoorguard.core.arch.Architecture;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.arch.TapRecorder;
@@ -166,10 +165,7 @@ public final class Classifier implements AutoCloseable {
      * recording an autograd graph; no engine array escapes.
      */
     public float[][] logits(float[] pixels, int n) {
-        // Grad mode is thread-local: restore it, the caller may be between two training steps.
-        boolean gradMode = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try (NDManager scope = manager.newSubManager()) {
+        try (NoGrad noGrad = NoGrad.enter(); NDManager scope = manager.newSubManager()) {
             NDArray x = scope.create(pixels, new Shape(n, spec.channels(), spec.height(), spec.imageWidth()));
             NDArray logits = forward(x, false);
             float[] flat = logits.toFloatArray();
@@ -178,8 +174,6 @@ public final class Classifier implements AutoCloseable {
                 System.arraycopy(flat, i * spec.numClasses(), out[i], 0, spec.numClasses());
             }
             return out;
-        } finally {
-            JniUtils.setGradMode(gradMode);
         }
     }
 

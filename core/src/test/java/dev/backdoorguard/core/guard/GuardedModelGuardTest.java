@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.TestModels;
@@ -128,6 +129,7 @@ class GuardedModelGuardTest {
 
     @Test
     void guardedPredictionsAndInspectionLeakNothingIntoTheModelsManager() throws Exception {
+        JniUtils.setGradMode(true); // the thread's default, as a training thread would have it
         try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
             BatchPrediction plain = guard.predict(batch(0, 5), false);
             guard.manager().cap();
@@ -144,6 +146,8 @@ class GuardedModelGuardTest {
             ClassStatistics stats = calibration.classes().get(inspection.label());
             assertThat(inspection.criticalTap()).isEqualTo(calibration.taps().get(stats.criticalLayer()));
             assertThat(inspection.threshold()).isEqualTo(stats.threshold());
+            // every entry point ran with grad mode off and handed this thread back its default (on)
+            assertThat(JniUtils.isGradMode()).isTrue();
         }
     }
 
