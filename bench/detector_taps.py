@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Per-tap separability of triggered inputs, a diagnostic for the critical-layer detector.
+
+For every tap of the architecture: the cosine similarity of each image's (flattened) activation to
+the target class's centroid of that tap, the centroid taken over the clean reference images the model
+assigns to the target class; then the AUROC of "triggered test images classified as the target"
+(positives, expected to score lower) against "clean test images classified as the target". A tap
+with AUROC near 1 separates the two; compare with the critical layers `guard calibrate` picked (its
+report's classes[target].lstar and the taps after it).
+
+  /usr/bin/python3 bench/detector_taps.py --model DIR --trigger blended [--target 0] \\
+      [--clean-indices FILE] [--seed 0] [--threads 2]
+
+--clean-indices: the reference images as training-split indices, one per line (e.g. the
+clean-indices.txt of bench/FstDraw.java, which is the set `guard attack --seed S` held out and
+`guard calibrate --seed S` uses); default: a seeded class-balanced draw of 120 per class.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from pyguard import bundle, data, triggers  # noqa: E402
+
+
+def activations(model, x, mean, std, batch=500):
+    """{tap: [N, d]} for every tap, plus 'logits'."""
+    out = {}
+    with torch.no_grad():
+        for i in range(0, x.shape[0], batch):
+            logits, taps = model.forward_taps((x[i:i + batch] - mean) / std)
+            taps = dict(taps)
+            taps["logits"] = logits
+            for name, v in taps.items():
+                out.setdefault(name, []).append(v.flatten(1))
+    return {name: torch.cat(v) for name, v in out.items()}
+
+
+def auroc_lower(pos, neg):
+    """P(a positive scores below a negative), ties counted half (Mann-Whitney)."""
+    scores = torch.cat([pos, neg]).double()
+    ranks = torch.empty_like(scores)
+    order = scores.argsort()
+    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.double)
+    for v in scores.unique():  # average ranks of ties
+        tie = scores == v
+        if int(tie.sum()) > 1:
+            ranks[tie] = ranks[tie].mean()
+    n1, n0 = pos.numel(), neg.numel()
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2  # positives ranked above negatives
+    return 1.0 - float(u) / (n1 * n0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, metavar="DIR")
+    ap.add_argument("--trigger", required=True, choices=sorted(triggers.TRIGGERS))
+    ap.add_argument("--target", type=int, default=0)
+    ap.add_argument("--clean-indices", default=None, metavar="FILE")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the default reference draw (default 0)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, meta = bundle.load_bundle_or_exit(ap, args.model)
+    model.eval()
+    if not 0 <= args.target < int(meta["num_classes"]):
+        ap.error(f"--target {args.target} is not a class of this model")
+    mean = torch.tensor(meta["normalize"]["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(meta["normalize"]["std"]).view(1, -1, 1, 1)
+    x_train, y_train = data.load_idx_dataset("train", args.data_dir)
+    x_test, y_test = data.load_idx_dataset("test", args.data_dir)
+    if args.clean_indices:
+        try:
+            idx = torch.tensor([int(line) for line in open(args.clean_indices) if line.strip()])
+        except (OSError, ValueError) as e:
+            ap.error(f"--clean-indices {args.clean_indices}: {e}")
+        if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= y_train.numel():
+            ap.error(f"--clean-indices {args.clean_indices}: indices must lie in 0..{y_train.numel() - 1}")
+    else:
+        idx, _ = data.class_balanced_split(y_train, 120, seed=args.seed, num_classes=int(meta["num_classes"]))
+    ref = activations(model, x_train[idx], mean, std)
+    clean = activations(model, x_test, mean, std)
+    non_target = y_test != args.target
+    trig = activations(model, triggers.TRIGGERS[args.trigger](x_test[non_target]), mean, std)
+    ref_in = ref["logits"].argmax(1) == args.target
+    clean_in = clean["logits"].argmax(1) == args.target
+    trig_in = trig["logits"].argmax(1) == args.target
+    print(f"{args.model}: {int(ref_in.sum())} reference, {int(clean_in.sum())} clean and {int(trig_in.sum())} "
+          f"triggered images classified as {args.target}")
+    print(f"{'tap':<14} {'d':>7} {'AUROC':>7} {'cos triggered':>14} {'cos clean':>10}")
+    for name, feats in ref.items():
+        centroid = feats[ref_in].mean(0, keepdim=True)
+        pos = F.cosine_similarity(trig[name][trig_in], centroid, dim=1)
+        neg = F.cosine_similarity(clean[name][clean_in], centroid, dim=1)
+        print(f"{name:<14} {feats.shape[1]:>7} {auroc_lower(pos, neg):>7.4f} {float(pos.mean()):>14.3f} "
+              f"{float(neg.mean()):>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
