@@ -2,6 +2,7 @@ package dev.backdoorguard.core.eval;
 
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.model.Logits;
 import dev.backdoorguard.core.trigger.Trigger;
 import java.util.function.IntConsumer;
 
@@ -25,7 +26,7 @@ public final class Evaluator {
         TestBatches.forEach(test, trigger, batchSize, (start, count, pixels) -> {
             float[][] logits = model.logits(pixels, count);
             for (int i = 0; i < count; i++) {
-                predicted[start + i] = argmax(logits[i]);
+                predicted[start + i] = Logits.argmax(logits[i], 0, logits[i].length);
             }
             progress.accept(start + count);
         });
@@ -68,16 +69,6 @@ public final class Evaluator {
         return new AttackMetrics(AttackMetrics.ratio(correct, test.size()), AttackMetrics.ratio(hits, victims.size()),
                 AttackMetrics.ratio(recovered, victims.size()), correct, test.size(), hits, recovered, victims.size(),
                 conditionalHits, conditionalTotal);
-    }
-
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static void checkShape(Classifier model, ImageDataset data) {

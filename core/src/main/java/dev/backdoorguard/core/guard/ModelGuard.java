@@ -2,7 +2,6 @@ package dev.backdoorguard.core.guard;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.arch.TapRecorder;
@@ -12,6 +11,7 @@ import dev.backdoorguard.core.detect.CriticalLayerDetector;
 import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.detect.DetectorCalibration;
 import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.model.Logits;
 import dev.backdoorguard.core.model.NoGrad;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -135,8 +135,8 @@ public final class ModelGuard implements Guard {
             CriticalLayerDetector.Batch scoring = guarded ? detector.newBatch(batch.size()) : null;
             NDArray logits = forward(scope, batch, guarded ? scoring : TapRecorder.NONE);
             float[] logitValues = logits.toFloatArray();
-            float[] probabilities = logits.softmax(1).toFloatArray();
-            int[] labels = labels(logits);
+            float[] probabilities = Logits.softmax(logitValues, spec.numClasses());
+            int[] labels = Logits.argmax(logitValues, spec.numClasses());
             if (!guarded) {
                 return new BatchPrediction(batch.size(), spec.numClasses(), logitValues, probabilities, labels, null,
                         null);
@@ -182,8 +182,8 @@ public final class ModelGuard implements Guard {
     }
 
     /** ŷ = argmax of each row of the logits. */
-    private static int[] labels(NDArray logits) {
-        return logits.argMax(1).toType(DataType.INT32, false).toIntArray();
+    private int[] labels(NDArray logits) {
+        return Logits.argmax(logits.toFloatArray(), classifier.spec().numClasses());
     }
 
     private void checkShape(PixelBatch batch) {
