@@ -8,6 +8,13 @@ assigns to the target class; then the AUROC of "triggered test images classified
 with AUROC near 1 separates the two; compare with the critical layers `guard calibrate` picked (its
 report's classes[target].lstar and the taps after it).
 
+--rules also scores whole-score candidates, each built from the clean reference images alone (the
+images of the target class by true label; z-scores use their per-tap cosine mean and population
+std): `spec` (the sum of the cosines at l*-2, l*-1, l* with the spec's localisation), `all` (sum over
+every tap), `all-z` (sum of per-tap z-scores), `min-z` (the lowest per-tap z-score) and `deep-z` (sum
+of z-scores over the deeper half). For each: AUROC and TPR / FPR at mean - 2.5 std of the reference
+scores, the spec's threshold rule.
+
   /usr/bin/python3 bench/detector_taps.py --model DIR --trigger blended [--target 0] \\
       [--clean-indices FILE] [--seed 0] [--threads 2]
 
@@ -64,6 +71,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="seed of the default reference draw (default 0)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--rules", action="store_true", help="also score the whole-score candidates above")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, meta = bundle.load_bundle_or_exit(ap, args.model)
@@ -99,6 +107,42 @@ def main():
         neg = F.cosine_similarity(clean[name][clean_in], centroid, dim=1)
         print(f"{name:<14} {feats.shape[1]:>7} {auroc_lower(pos, neg):>7.4f} {float(pos.mean()):>14.3f} "
               f"{float(neg.mean()):>10.3f}")
+    if args.rules:
+        score_rules(ref, clean, trig, y_train[idx], args.target, clean_in, trig_in)
+
+
+def score_rules(ref, clean, trig, ref_labels, target, clean_in, trig_in):
+    """AUROC and TPR / FPR (mean - 2.5 std) of whole-score candidates calibrated on clean images only."""
+    names = list(ref)
+    # Localisation as the spec: group the reference images by predicted label, mean cosine to the group
+    # centroid per tap, l* = the tap after the largest increase in the deeper half.
+    loc = ref["logits"].argmax(1) == target
+    a = [float(F.cosine_similarity(ref[n][loc], ref[n][loc].mean(0, keepdim=True), dim=1).mean()) for n in names]
+    h = len(names) // 2
+    delta = [a[j + 1] - a[j] for j in range(len(names) - 1)]
+    lstar = h + max(range(len(delta) - h), key=lambda j: (delta[h + j], -j)) + 1
+    true_in = ref_labels == target
+    centroids = {n: ref[n][true_in].mean(0, keepdim=True) for n in names}
+
+    def cosines(feats, rows):
+        return torch.stack([F.cosine_similarity(feats[n][rows], centroids[n], dim=1) for n in names], 1).double()
+
+    r, c, t = cosines(ref, true_in), cosines(clean, clean_in), cosines(trig, trig_in)
+    m, sd = r.mean(0), r.std(0, unbiased=False).clamp_min(1e-12)
+    rules = {
+        "spec": lambda x: x[:, lstar - 2:lstar + 1].sum(1),
+        "all": lambda x: x.sum(1),
+        "all-z": lambda x: ((x - m) / sd).sum(1),
+        "min-z": lambda x: ((x - m) / sd).min(1).values,
+        "deep-z": lambda x: ((x[:, h:] - m[h:]) / sd[h:]).sum(1),
+    }
+    print(f"l* = {lstar} ({names[lstar]}); {int(true_in.sum())} reference images of class {target}")
+    print(f"{'rule':<8} {'AUROC':>7} {'TPR':>7} {'FPR':>7}")
+    for rule, f in rules.items():
+        sr, sc, st = f(r), f(c), f(t)
+        threshold = float(sr.mean() - 2.5 * sr.std(unbiased=False))
+        print(f"{rule:<8} {auroc_lower(st, sc):>7.4f} {float((st < threshold).double().mean()):>7.4f} "
+              f"{float((sc < threshold).double().mean()):>7.4f}")
 
 
 if __name__ == "__main__":
