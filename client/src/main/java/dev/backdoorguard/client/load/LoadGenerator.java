@@ -9,6 +9,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
@@ -84,33 +88,96 @@ public final class LoadGenerator {
         return report(stats, seconds);
     }
 
+    /**
+     * {@code concurrency} callers, each with one call in flight: a caller sends its next request from the
+     * callback of the previous answer. No thread waits per caller, so on a machine the server shares the
+     * generator costs less CPU than one blocked thread per caller (each answer would wake a thread: a context
+     * switch on each side).
+     */
     private void closedLoop(LoadStats stats, long end, long requests, AtomicLong sequence)
             throws InterruptedException {
         AtomicLong tickets = new AtomicLong();
-        List<Thread> callers = new ArrayList<>(config.concurrency());
+        CountDownLatch finished = new CountDownLatch(config.concurrency());
         for (int c = 0; c < config.concurrency(); c++) {
-            GuardClient client = clients.get(c % clients.size());
-            Thread caller = new Thread(() -> {
-                while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
-                    Workload.Entry entry = workload.get(sequence.getAndIncrement());
-                    long sentAt = System.nanoTime();
-                    stats.sent.increment();
-                    try {
-                        Prediction prediction = client.predict(request(entry));
-                        stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
-                    } catch (GuardClientException e) {
-                        stats.failure(e.code().name());
-                    } catch (RuntimeException e) {
-                        stats.failure("CLIENT_ERROR");
-                    }
+            new ClosedLoopCaller(clients.get(c % clients.size()), stats, end, requests, tickets, sequence, finished)
+                    .sendNext();
+        }
+        // Every call ends by its deadline, so every caller finishes.
+        finished.await();
+    }
+
+    /** One closed-loop caller: sends, records the answer, sends again until the phase ends. */
+    private final class ClosedLoopCaller {
+        private final GuardClient client;
+        private final LoadStats stats;
+        private final long end;
+        private final long requests;
+        private final AtomicLong tickets;
+        private final AtomicLong sequence;
+        private final CountDownLatch finished;
+
+        ClosedLoopCaller(GuardClient client, LoadStats stats, long end, long requests, AtomicLong tickets,
+                AtomicLong sequence, CountDownLatch finished) {
+            this.client = client;
+            this.stats = stats;
+            this.end = end;
+            this.requests = requests;
+            this.tickets = tickets;
+            this.sequence = sequence;
+            this.finished = finished;
+        }
+
+        /**
+         * Sends until a call is in flight or the phase is over. An answer that is already there when the call
+         * returns is taken in this loop, not by recursion, so a run of immediate failures cannot grow the stack.
+         */
+        void sendNext() {
+            while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
+                Workload.Entry entry = workload.get(sequence.getAndIncrement());
+                long sentAt = System.nanoTime();
+                stats.sent.increment();
+                CompletableFuture<Prediction> answer;
+                try {
+                    answer = client.predictAsync(request(entry));
+                } catch (RuntimeException e) {
+                    stats.failure("CLIENT_ERROR");
+                    continue;
                 }
-            }, "bench-caller-" + c);
-            caller.start();
-            callers.add(caller);
+                if (!answer.isDone()) {
+                    answer.whenComplete((prediction, failure) -> {
+                        record(entry, sentAt, prediction, failure);
+                        sendNext();
+                    });
+                    return;
+                }
+                record(entry, sentAt, answer.getNow(null), failureOf(answer));
+            }
+            finished.countDown();
         }
-        for (Thread caller : callers) {
-            caller.join();
+
+        private void record(Workload.Entry entry, long sentAt, Prediction prediction, Throwable failure) {
+            if (failure == null) {
+                stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
+            } else {
+                stats.failure(codeOf(failure));
+            }
         }
+    }
+
+    private static Throwable failureOf(CompletableFuture<Prediction> done) {
+        try {
+            done.join();
+            return null;
+        } catch (CompletionException | CancellationException e) {
+            return e;
+        }
+    }
+
+    /** The gRPC code of a failed call, or CLIENT_ERROR when the failure is not the server's answer. */
+    private static String codeOf(Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        return cause instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR";
     }
 
     private void openLoop(LoadStats stats, long start, long end, long requests, AtomicLong sequence)
@@ -140,8 +207,7 @@ public final class LoadGenerator {
                     if (failure == null) {
                         stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
                     } else {
-                        Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
-                        stats.failure(cause instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR");
+                        stats.failure(codeOf(failure));
                     }
                     inFlight.release();
                 });

@@ -71,6 +71,29 @@ class LoadGeneratorTest {
     }
 
     @Test
+    void openLoopErrorsAreCountedByTheServersCode() throws InterruptedException {
+        LoadReport report = run(new BenchConfig("nope", null, 1, 200, 8, null, 30, Duration.ZERO));
+
+        assertThat(report.sent() + report.dropped()).isEqualTo(30);
+        assertThat(report.sent()).isPositive();
+        assertThat(report.ok()).isZero();
+        // The server's answer, not CLIENT_ERROR: the exception's own cause is the transport's status, not its code.
+        assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("NOT_FOUND", report.sent()));
+    }
+
+    @Test
+    void closedLoopCallersKeepOneCallInFlightEach() throws InterruptedException {
+        server.delayMillis = 50;
+        long start = System.nanoTime();
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 8, 0, 1, null, 32, Duration.ZERO));
+        double wall = (System.nanoTime() - start) / 1e9;
+
+        assertThat(report.ok()).isEqualTo(32);
+        // 8 callers in parallel: 4 rounds of 50 ms, not 32 calls one after another (1.6 s).
+        assertThat(wall).isLessThan(1.0);
+    }
+
+    @Test
     void durationBoundedRunStopsOnTimeAfterItsWarmUp() throws InterruptedException {
         server.delayMillis = 20;
         long start = System.nanoTime();
