@@ -22,8 +22,12 @@ public final class DetectorEvaluator {
         this.batchSize = batchSize;
     }
 
-    /** The scores behind the metrics, for charts: clean and successful triggered images. */
-    public record Result(DetectorMetrics metrics, float[] cleanScores, float[] triggeredScores) {}
+    /**
+     * The detector's metrics; the model's ACC, ASR and RA from the same passes (the guarded pass
+     * predicts what the plain one does); and the scores behind the metrics, for charts: clean and
+     * successful triggered images.
+     */
+    public record Result(DetectorMetrics metrics, AttackMetrics attack, float[] cleanScores, float[] triggeredScores) {}
 
     /** Scores {@code test} and its triggered non-target images; {@code progress} gets images done. */
     public Result evaluate(Guard guard, ImageDataset test, Trigger trigger, int target, IntConsumer progress) {
@@ -47,7 +51,8 @@ public final class DetectorEvaluator {
         }
         DetectorMetrics m = DetectorMetrics.of(clean.scores, clean.flags, clean.predicted, test.labels(), tScores,
                 tFlags, k);
-        return new Result(m, clean.scores, tScores);
+        AttackMetrics attack = Evaluator.attackMetrics(test, clean.predicted, nonTarget, triggered.predicted, target);
+        return new Result(m, attack, clean.scores, tScores);
     }
 
     private record Scored(float[] scores, boolean[] flags, int[] predicted) {}

@@ -40,35 +40,48 @@ public final class Evaluator {
 
     public AttackMetrics evaluate(Classifier model, ImageDataset test, Trigger trigger, int target, IntConsumer progress) {
         int[] clean = predict(model, test, null, progress);
-        int correct = 0;
-        for (int i = 0; i < clean.length; i++) {
-            correct += clean[i] == test.labels()[i] ? 1 : 0;
-        }
         if (trigger == null) {
-            return AttackMetrics.cleanOnly(correct, test.size());
+            return AttackMetrics.cleanOnly(correctCount(test, clean), test.size());
         }
         if (target < 0 || target >= model.spec().numClasses()) {
             throw new IllegalArgumentException("target class " + target + " is outside [0, "
                     + model.spec().numClasses() + ")");
         }
         int[] nonTarget = TestBatches.nonTarget(test, target);
-        ImageDataset victims = test.subset(nonTarget);
-        int[] triggered = predict(model, victims, trigger, progress);
+        int[] triggered = predict(model, test.subset(nonTarget), trigger, progress);
+        return attackMetrics(test, clean, nonTarget, triggered, target);
+    }
+
+    /**
+     * ACC, ASR and RA from predictions already made: {@code clean} for every image of {@code test},
+     * {@code triggered} for its triggered non-target images {@code nonTarget} (in that order).
+     */
+    static AttackMetrics attackMetrics(ImageDataset test, int[] clean, int[] nonTarget, int[] triggered, int target) {
+        int correct = correctCount(test, clean);
         int hits = 0;
         int recovered = 0;
         int conditionalHits = 0;
         int conditionalTotal = 0;
         for (int i = 0; i < triggered.length; i++) {
+            int label = test.labels()[nonTarget[i]];
             hits += triggered[i] == target ? 1 : 0;
-            recovered += triggered[i] == victims.labels()[i] ? 1 : 0;
-            if (clean[nonTarget[i]] == victims.labels()[i]) {
+            recovered += triggered[i] == label ? 1 : 0;
+            if (clean[nonTarget[i]] == label) {
                 conditionalTotal++;
                 conditionalHits += triggered[i] == target ? 1 : 0;
             }
         }
-        return new AttackMetrics(AttackMetrics.ratio(correct, test.size()), AttackMetrics.ratio(hits, victims.size()),
-                AttackMetrics.ratio(recovered, victims.size()), correct, test.size(), hits, recovered, victims.size(),
-                conditionalHits, conditionalTotal);
+        return new AttackMetrics(AttackMetrics.ratio(correct, test.size()), AttackMetrics.ratio(hits, triggered.length),
+                AttackMetrics.ratio(recovered, triggered.length), correct, test.size(), hits, recovered,
+                triggered.length, conditionalHits, conditionalTotal);
+    }
+
+    private static int correctCount(ImageDataset test, int[] predicted) {
+        int correct = 0;
+        for (int i = 0; i < predicted.length; i++) {
+            correct += predicted[i] == test.labels()[i] ? 1 : 0;
+        }
+        return correct;
     }
 
     private static void checkShape(Classifier model, ImageDataset data) {

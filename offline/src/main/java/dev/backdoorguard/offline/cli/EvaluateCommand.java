@@ -3,6 +3,7 @@ package dev.backdoorguard.offline.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.Bundles;
+import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.eval.AttackMetrics;
@@ -65,47 +66,61 @@ public final class EvaluateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
         }
         long start = System.nanoTime();
-        try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
-            ImageDataset test = data.load(Datasets.Split.TEST, classifier.spec().numClasses());
-            if (target < 0 || target >= classifier.spec().numClasses()) {
-                throw new IllegalArgumentException("--target " + target + " is outside [0, "
-                        + classifier.spec().numClasses() + ")");
+        ModelSpec modelSpec;
+        AttackMetrics m;
+        DetectorMetrics dm = null;
+        if (detector) {
+            // One load and one pair of passes: the guarded pass's predictions give ACC, ASR and RA too.
+            try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+                modelSpec = guard.spec();
+                ImageDataset test = testSet(modelSpec);
+                DetectorEvaluator.Result r = new DetectorEvaluator(batchSize).evaluate(guard, test,
+                        triggerOptions.create(trigger, test.shape()), target, done -> {});
+                m = r.attack();
+                dm = r.metrics();
             }
-            Trigger t = trigger == null ? null : triggerOptions.create(trigger, test.shape());
-            AttackMetrics m = new Evaluator(batchSize).evaluate(classifier, test, t, target);
-            DetectorMetrics dm = null;
-            if (detector) {
-                try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
-                    dm = new DetectorEvaluator(batchSize).evaluate(guard, test, t, target, done -> {}).metrics();
-                }
+        } else {
+            try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
+                modelSpec = classifier.spec();
+                ImageDataset test = testSet(modelSpec);
+                Trigger t = trigger == null ? null : triggerOptions.create(trigger, test.shape());
+                m = new Evaluator(batchSize).evaluate(classifier, test, t, target);
             }
-            double seconds = (System.nanoTime() - start) / 1e9;
-            if (json) {
-                ObjectNode r = Reports.header("evaluate", 0);
-                r.put("model", model.toString());
-                r.put("weights_sha256", Bundles.sha256(model.resolve(Classifier.WEIGHTS)));
-                r.put("architecture", classifier.spec().architecture());
-                if (trigger != null) {
-                    r.put("trigger", trigger);
-                    r.put("trigger_seed", triggerOptions.seed);
-                    r.put("target", target);
-                }
-                r.set("metrics", Reports.metrics(m));
-                if (dm != null) {
-                    r.set("detector", DetectorReports.metrics(dm));
-                }
-                r.put("wall_seconds", seconds);
-                spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(r));
-            } else {
-                Reports.printMetrics(spec.commandLine().getOut(), String.format("evaluate %s (%s)%s: %.1f s", model,
-                        classifier.spec().architecture(), trigger == null ? "" : " trigger " + trigger + " target " + target,
-                        seconds), m);
-                if (dm != null) {
-                    spec.commandLine().getOut().println("detector:");
-                    DetectorReports.printMetrics(spec.commandLine().getOut(), dm);
-                }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (json) {
+            ObjectNode r = Reports.header("evaluate", 0);
+            r.put("model", model.toString());
+            r.put("weights_sha256", Bundles.sha256(model.resolve(Classifier.WEIGHTS)));
+            r.put("architecture", modelSpec.architecture());
+            if (trigger != null) {
+                r.put("trigger", trigger);
+                r.put("trigger_seed", triggerOptions.seed);
+                r.put("target", target);
+            }
+            r.set("metrics", Reports.metrics(m));
+            if (dm != null) {
+                r.set("detector", DetectorReports.metrics(dm));
+            }
+            r.put("wall_seconds", seconds);
+            spec.commandLine().getOut().println(Reports.JSON.writeValueAsString(r));
+        } else {
+            Reports.printMetrics(spec.commandLine().getOut(), String.format("evaluate %s (%s)%s: %.1f s", model,
+                    modelSpec.architecture(), trigger == null ? "" : " trigger " + trigger + " target " + target,
+                    seconds), m);
+            if (dm != null) {
+                spec.commandLine().getOut().println("detector:");
+                DetectorReports.printMetrics(spec.commandLine().getOut(), dm);
             }
         }
         return 0;
+    }
+
+    /** The test split for {@code modelSpec}'s classes, after checking --target against them. */
+    private ImageDataset testSet(ModelSpec modelSpec) throws java.io.IOException {
+        if (target < 0 || target >= modelSpec.numClasses()) {
+            throw new IllegalArgumentException("--target " + target + " is outside [0, " + modelSpec.numClasses() + ")");
+        }
+        return data.load(Datasets.Split.TEST, modelSpec.numClasses());
     }
 }

@@ -145,6 +145,12 @@ class CalibrateCommandTest {
         for (String field : new String[] {"tpr", "fpr", "auroc", "true_positives", "false_positives"}) {
             assertThat(d.get(field)).as(field).isEqualTo(eval.get(field));
         }
+        // ACC, ASR and RA come from the guarded pass here: they must equal the plain evaluation's.
+        CommandLineTest.Run plain = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--target", "0",
+                "--json");
+        assertThat(plain.exit()).as(plain.err()).isZero();
+        assertThat(JSON.readTree(r.out()).get("metrics")).isEqualTo(JSON.readTree(plain.out()).get("metrics"));
+        assertThat(JSON.readTree(plain.out()).get("detector")).isNull();
         CommandLineTest.Run noTrigger = run("evaluate", "--model", model.toString(), "--detector");
         assertThat(noTrigger.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
         assertThat(noTrigger.err()).contains("--detector needs --trigger");
