@@ -150,16 +150,22 @@ public final class LoadGenerator {
                     });
                     return;
                 }
-                record(entry, sentAt, answer.getNow(null), failureOf(answer));
+                Throwable failure = failureOf(answer);
+                record(entry, sentAt, failure == null ? answer.join() : null, failure);
             }
             finished.countDown();
         }
 
+        /** Never throws: an exception escaping a callback would end this caller without counting it down. */
         private void record(Workload.Entry entry, long sentAt, Prediction prediction, Throwable failure) {
-            if (failure == null) {
-                stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
-            } else {
-                stats.failure(codeOf(failure));
+            try {
+                if (failure == null) {
+                    stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
+                } else {
+                    stats.failure(codeOf(failure));
+                }
+            } catch (RuntimeException e) {
+                stats.failure("CLIENT_ERROR");
             }
         }
     }

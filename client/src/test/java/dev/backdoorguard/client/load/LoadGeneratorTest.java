@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The load generator's accounting and pacing against {@link CannedInferenceServer} on loopback. */
 class LoadGeneratorTest {
@@ -91,6 +92,17 @@ class LoadGeneratorTest {
         assertThat(report.ok()).isEqualTo(32);
         // 8 callers in parallel: 4 rounds of 50 ms, not 32 calls one after another (1.6 s).
         assertThat(wall).isLessThan(1.0);
+    }
+
+    @Test
+    @Timeout(30)
+    void aServerThatIsGoneFailsEveryCallAndTheRunStillEnds() throws InterruptedException {
+        server.close();
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 4, 0, 1, null, 40, Duration.ZERO));
+
+        assertThat(report.sent()).isEqualTo(40);
+        assertThat(report.ok()).isZero();
+        assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("UNAVAILABLE", 40L));
     }
 
     @Test
