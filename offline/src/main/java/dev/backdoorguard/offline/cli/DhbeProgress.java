@@ -58,8 +58,11 @@ final class DhbeProgress implements DhbeListener {
         if (terminal) {
             out.print("\r");
         }
-        out.printf("dhbe eval at %d: ACC %.2f%% ASR %.2f%% RA %.2f%% (conditional ASR %.2f%%)%n", done, 100 * m.acc(),
-                100 * m.asr(), 100 * m.ra(), 100 * m.asrConditional());
+        // Conditional ASR is undefined when no non-target image is classified correctly (a collapsed student).
+        String conditional = Double.isNaN(m.asrConditional()) ? "n/a: no non-target image classified correctly"
+                : String.format("%.2f%%", 100 * m.asrConditional());
+        out.printf("dhbe eval at %d: ACC %.2f%% ASR %.2f%% RA %.2f%% (conditional ASR %s)%n", done, 100 * m.acc(),
+                100 * m.asr(), 100 * m.ra(), conditional);
     }
 
     @Override
