@@ -31,6 +31,7 @@ public final class DetectorEvaluator {
 
     /** Scores {@code test} and its triggered non-target images; {@code progress} gets images done. */
     public Result evaluate(Guard guard, ImageDataset test, Trigger trigger, int target, IntConsumer progress) {
+        Evaluator.checkData(guard.spec(), test);
         if (!guard.hasDetector()) {
             throw new IllegalArgumentException("the model has no calibrated detector (run guard calibrate first)");
         }

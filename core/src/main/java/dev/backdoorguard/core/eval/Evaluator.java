@@ -1,5 +1,6 @@
 package dev.backdoorguard.core.eval;
 
+import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.core.model.Logits;
@@ -21,7 +22,7 @@ public final class Evaluator {
 
     /** The predicted class of every image of {@code test}, optionally triggered first. */
     public int[] predict(Classifier model, ImageDataset test, Trigger trigger, IntConsumer progress) {
-        checkShape(model, test);
+        checkData(model.spec(), test);
         int[] predicted = new int[test.size()];
         TestBatches.forEach(test, trigger, batchSize, (start, count, pixels) -> {
             float[][] logits = model.logits(pixels, count);
@@ -84,15 +85,16 @@ public final class Evaluator {
         return correct;
     }
 
-    private static void checkShape(Classifier model, ImageDataset data) {
-        int[] expected = model.spec().inputShape();
+    /** Refuses a data set whose images are not the model's input or whose labels the model cannot predict. */
+    static void checkData(ModelSpec model, ImageDataset data) {
+        int[] expected = model.inputShape();
         if (!java.util.Arrays.equals(expected, data.shape())) {
             throw new IllegalArgumentException("data set images are " + java.util.Arrays.toString(data.shape())
                     + " but the model expects " + java.util.Arrays.toString(expected));
         }
-        if (data.numClasses() > model.spec().numClasses()) {
+        if (data.numClasses() > model.numClasses()) {
             throw new IllegalArgumentException("data set has " + data.numClasses() + " classes but the model has "
-                    + model.spec().numClasses());
+                    + model.numClasses());
         }
     }
 }

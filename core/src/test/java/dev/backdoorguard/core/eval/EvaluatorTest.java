@@ -1,15 +1,18 @@
 package dev.backdoorguard.core.eval;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.guard.ModelGuard;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.core.trigger.Trigger;
 import dev.backdoorguard.core.trigger.Triggers;
 import java.nio.file.Path;
 import java.util.stream.IntStream;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,6 +55,29 @@ class EvaluatorTest {
             assertThat(m.conditionalHits()).isEqualTo(conditionalHits);
             assertThat(m.asrConditional()).isEqualTo((double) conditionalHits / eligible);
             assertThat(AttackMetrics.cleanOnly(3, 4).asrConditional()).isNaN();
+        }
+    }
+
+    @Test
+    void bothEvaluatorsRefuseDataTheModelCannotTake() throws Exception {
+        ImageDataset wrongSize = new ImageDataset(1, 32, 32, 10, new float[2 * 32 * 32], new int[] {0, 1});
+        ImageDataset tooManyClasses = new ImageDataset(1, 28, 28, 12, new float[2 * 784], new int[] {0, 11});
+        try (Classifier model = Classifier.load(Path.of("src/test/resources/parity/cnn-small"), Architectures.standard());
+                ModelGuard guard = new ModelGuard(model)) {
+            Evaluator plain = new Evaluator(64);
+            DetectorEvaluator guarded = new DetectorEvaluator(64);
+            for (ThrowingCallable call : new ThrowingCallable[] {
+                () -> plain.evaluate(model, wrongSize, null, 0),
+                () -> guarded.evaluate(guard, wrongSize, null, 0, done -> {})}) {
+                assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("data set images are [1, 32, 32] but the model expects [1, 28, 28]");
+            }
+            for (ThrowingCallable call : new ThrowingCallable[] {
+                () -> plain.evaluate(model, tooManyClasses, null, 0),
+                () -> guarded.evaluate(guard, tooManyClasses, null, 0, done -> {})}) {
+                assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("data set has 12 classes but the model has 10");
+            }
         }
     }
 }
