@@ -18,6 +18,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
@@ -98,12 +99,16 @@ public final class LoadGenerator {
             throws InterruptedException {
         AtomicLong tickets = new AtomicLong();
         CountDownLatch finished = new CountDownLatch(config.concurrency());
+        AtomicReference<Throwable> broken = new AtomicReference<>();
         for (int c = 0; c < config.concurrency(); c++) {
-            new ClosedLoopCaller(clients.get(c % clients.size()), stats, end, requests, tickets, sequence, finished)
-                    .sendNext();
+            new ClosedLoopCaller(clients.get(c % clients.size()), stats, end, requests, tickets, sequence, finished,
+                    broken).sendNext();
         }
-        // Every call ends by its deadline, so every caller finishes.
+        // Every call ends by its deadline and every caller counts down once, even one that broke.
         finished.await();
+        if (broken.get() != null) {
+            throw new IllegalStateException("a closed-loop caller failed", broken.get());
+        }
     }
 
     /** One closed-loop caller: sends, records the answer, sends again until the phase ends. */
@@ -115,9 +120,10 @@ public final class LoadGenerator {
         private final AtomicLong tickets;
         private final AtomicLong sequence;
         private final CountDownLatch finished;
+        private final AtomicReference<Throwable> broken;
 
         ClosedLoopCaller(GuardClient client, LoadStats stats, long end, long requests, AtomicLong tickets,
-                AtomicLong sequence, CountDownLatch finished) {
+                AtomicLong sequence, CountDownLatch finished, AtomicReference<Throwable> broken) {
             this.client = client;
             this.stats = stats;
             this.end = end;
@@ -125,11 +131,14 @@ public final class LoadGenerator {
             this.tickets = tickets;
             this.sequence = sequence;
             this.finished = finished;
+            this.broken = broken;
         }
 
         /**
-         * Sends until a call is in flight or the phase is over. An answer that is already there when the call
-         * returns is taken in this loop, not by recursion, so a run of immediate failures cannot grow the stack.
+         * Sends until a call is in flight or the phase is over, then counts down once. An answer that is already
+         * there when the call returns is taken in this loop rather than by a callback, so a run of immediate
+         * failures does not grow the stack; only an answer that lands between the check and the callback's
+         * registration runs the callback on this stack (one frame, rarely).
          */
         void sendNext() {
             while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
@@ -145,8 +154,15 @@ public final class LoadGenerator {
                 }
                 if (!answer.isDone()) {
                     answer.whenComplete((prediction, failure) -> {
-                        record(entry, sentAt, prediction, failure);
-                        sendNext();
+                        try {
+                            record(entry, sentAt, prediction, failure);
+                            sendNext();
+                        } catch (Throwable t) {
+                            // Thrown before this caller counted down (an Error, or a bug): swallowed by the future,
+                            // it would leave the run waiting forever; end the caller and fail the run instead.
+                            broken.compareAndSet(null, t);
+                            finished.countDown();
+                        }
                     });
                     return;
                 }
@@ -210,12 +226,15 @@ public final class LoadGenerator {
             stats.sent.increment();
             try {
                 clients.get((int) (i % clients.size())).predictAsync(request(entry)).whenComplete((prediction, failure) -> {
-                    if (failure == null) {
-                        stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
-                    } else {
-                        stats.failure(codeOf(failure));
+                    try {
+                        if (failure == null) {
+                            stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
+                        } else {
+                            stats.failure(codeOf(failure));
+                        }
+                    } finally {
+                        inFlight.release();
                     }
-                    inFlight.release();
                 });
             } catch (RuntimeException e) {
                 stats.failure("CLIENT_ERROR");

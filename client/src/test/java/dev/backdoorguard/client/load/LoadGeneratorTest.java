@@ -83,7 +83,7 @@ class LoadGeneratorTest {
     }
 
     @Test
-    void closedLoopCallersKeepOneCallInFlightEach() throws InterruptedException {
+    void closedLoopCallersRunInParallel() throws InterruptedException {
         server.delayMillis = 50;
         long start = System.nanoTime();
         LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 8, 0, 1, null, 32, Duration.ZERO));
