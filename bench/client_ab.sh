@@ -12,7 +12,7 @@ repo=$1; model=$2; secs=$3; out=$4; a=$5; b=$6; rounds=${7:-3}
 [ "$secs" -ge 8 ] || { echo "SECONDS must be at least 8" >&2; exit 2; }
 mkdir -p "$out"
 "${a%%:*}/bin/guard" serve --model-repository "$repo" --port 0 --metrics-port 0 > "$out/serve.log" 2>&1 &
-pid=$!; trap 'kill "$pid" 2>/dev/null || true' EXIT
+pid=$!; bp=""; trap 'kill "$pid" $bp 2>/dev/null || true' EXIT
 for _ in $(seq 1 240); do grep -q "gRPC on port" "$out/serve.log" && break; sleep 0.5; done
 port="$(grep -o 'gRPC on port [0-9]*' "$out/serve.log" | grep -o '[0-9]*$')" || { cat "$out/serve.log" >&2; exit 1; }
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
@@ -22,8 +22,7 @@ for round in $(seq 1 "$rounds"); do
     name="$(basename "$checkout")-c$c-$round"
     "$checkout/bin/guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode flag \
       --duration "${secs}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/$name.json" &
-    bp=$!; sleep 5
-    client="$(pgrep -n -f GuardClientMain)"
+    bp=$!; client=$bp; sleep 5   # bin/guard execs java: this is the client JVM
     k0=$(cpu "$client"); s0=$(cpu "$pid"); t0=$(date +%s.%N)
     sleep $((secs - 3))
     k1=$(cpu "$client"); s1=$(cpu "$pid"); t1=$(date +%s.%N)

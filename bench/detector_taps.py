@@ -117,6 +117,8 @@ def score_rules(ref, clean, trig, ref_labels, target, clean_in, trig_in):
     # Localisation as the spec: group the reference images by predicted label, mean cosine to the group
     # centroid per tap, l* = the tap after the largest increase in the deeper half.
     loc = ref["logits"].argmax(1) == target
+    if int(loc.sum()) < 2:
+        sys.exit(f"--rules: {int(loc.sum())} reference images are classified as {target}; the localisation needs 2")
     a = [float(F.cosine_similarity(ref[n][loc], ref[n][loc].mean(0, keepdim=True), dim=1).mean()) for n in names]
     h = len(names) // 2
     delta = [a[j + 1] - a[j] for j in range(len(names) - 1)]
