@@ -97,50 +97,41 @@ public final class LoadGenerator {
      */
     private void closedLoop(LoadStats stats, long end, long requests, AtomicLong sequence)
             throws InterruptedException {
-        AtomicLong tickets = new AtomicLong();
-        CountDownLatch finished = new CountDownLatch(config.concurrency());
-        AtomicReference<Throwable> broken = new AtomicReference<>();
+        ClosedLoop loop = new ClosedLoop(stats, end, requests, sequence);
         for (int c = 0; c < config.concurrency(); c++) {
-            new ClosedLoopCaller(clients.get(c % clients.size()), stats, end, requests, tickets, sequence, finished,
-                    broken).sendNext();
+            loop.sendNext(clients.get(c % clients.size()));
         }
         // Every call ends by its deadline and every caller counts down once, even one that broke.
-        finished.await();
-        if (broken.get() != null) {
-            throw new IllegalStateException("a closed-loop caller failed", broken.get());
+        loop.finished.await();
+        if (loop.broken.get() != null) {
+            throw new IllegalStateException("a closed-loop caller failed", loop.broken.get());
         }
     }
 
-    /** One closed-loop caller: sends, records the answer, sends again until the phase ends. */
-    private final class ClosedLoopCaller {
-        private final GuardClient client;
+    /** One phase of the closed loop: what its callers share. A caller is its connection and its call in flight. */
+    private final class ClosedLoop {
         private final LoadStats stats;
         private final long end;
         private final long requests;
-        private final AtomicLong tickets;
         private final AtomicLong sequence;
-        private final CountDownLatch finished;
-        private final AtomicReference<Throwable> broken;
+        private final AtomicLong tickets = new AtomicLong();
+        private final CountDownLatch finished = new CountDownLatch(config.concurrency());
+        private final AtomicReference<Throwable> broken = new AtomicReference<>();
 
-        ClosedLoopCaller(GuardClient client, LoadStats stats, long end, long requests, AtomicLong tickets,
-                AtomicLong sequence, CountDownLatch finished, AtomicReference<Throwable> broken) {
-            this.client = client;
+        ClosedLoop(LoadStats stats, long end, long requests, AtomicLong sequence) {
             this.stats = stats;
             this.end = end;
             this.requests = requests;
-            this.tickets = tickets;
             this.sequence = sequence;
-            this.finished = finished;
-            this.broken = broken;
         }
 
         /**
-         * Sends until a call is in flight or the phase is over, then counts down once. An answer that is already
-         * there when the call returns is taken in this loop rather than by a callback, so a run of immediate
-         * failures does not grow the stack; only an answer that lands between the check and the callback's
-         * registration runs the callback on this stack (one frame, rarely).
+         * One caller on {@code client}: sends until a call is in flight or the phase is over, then counts down
+         * once. An answer that is already there when the call returns is taken in this loop rather than by a
+         * callback, so a run of immediate failures does not grow the stack; only an answer that lands between the
+         * check and the callback's registration runs the callback on this stack (one frame, rarely).
          */
-        void sendNext() {
+        void sendNext(GuardClient client) {
             while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
                 Workload.Entry entry = workload.get(sequence.getAndIncrement());
                 long sentAt = System.nanoTime();
@@ -156,7 +147,7 @@ public final class LoadGenerator {
                     answer.whenComplete((prediction, failure) -> {
                         try {
                             record(entry, sentAt, prediction, failure);
-                            sendNext();
+                            sendNext(client);
                         } catch (Throwable t) {
                             // Thrown before this caller counted down (an Error, or a bug): swallowed by the future,
                             // it would leave the run waiting forever; end the caller and fail the run instead.
