@@ -43,6 +43,7 @@ public final class Logits {
     public static float[] softmax(float[] flat, int k) {
         checkRows(flat, k);
         float[] out = new float[flat.length];
+        double[] e = new double[k];
         for (int start = 0; start < flat.length; start += k) {
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < k; j++) {
@@ -50,10 +51,11 @@ public final class Logits {
             }
             double sum = 0;
             for (int j = 0; j < k; j++) {
-                sum += Math.exp(flat[start + j] - max);
+                e[j] = Math.exp(flat[start + j] - max);
+                sum += e[j];
             }
             for (int j = 0; j < k; j++) {
-                out[start + j] = (float) (Math.exp(flat[start + j] - max) / sum);
+                out[start + j] = (float) (e[j] / sum);
             }
         }
         return out;
