@@ -50,13 +50,10 @@ def activations(model, x, mean, std, batch=500):
 def auroc_lower(pos, neg):
     """P(a positive scores below a negative), ties counted half (Mann-Whitney)."""
     scores = torch.cat([pos, neg]).double()
-    ranks = torch.empty_like(scores)
-    order = scores.argsort()
-    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.double)
-    for v in scores.unique():  # average ranks of ties
-        tie = scores == v
-        if int(tie.sum()) > 1:
-            ranks[tie] = ranks[tie].mean()
+    # Average rank of each distinct value (1-based): ties share the mean of the ranks they span.
+    _, inverse, counts = torch.unique(scores, sorted=True, return_inverse=True, return_counts=True)
+    last = counts.cumsum(0).double()
+    ranks = (last - (counts.double() - 1) / 2)[inverse]
     n1, n0 = pos.numel(), neg.numel()
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2  # positives ranked above negatives
     return 1.0 - float(u) / (n1 * n0)
