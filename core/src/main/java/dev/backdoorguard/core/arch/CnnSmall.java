@@ -37,7 +37,11 @@ final class CnnSmall extends TorchNetwork {
     protected NDArray forward(NDArray x, boolean training, TapRecorder taps) {
         List<String> relus = new ArrayList<>(List.of("features.2", "features.5", "features.9", "features.12"));
         for (ConvBnPair pair : PAIRS) {
-            x = relu(batchNorm(pair.bn(), conv(pair.conv(), x, 1, 1), training));
+            NDArray convolved = conv(pair.conv(), x, 1, 1);
+            if (pair == PAIRS.get(0)) {
+                convolved = trainingLayout(convolved);
+            }
+            x = relu(batchNorm(pair.bn(), convolved, training));
             String tap = relus.remove(0);
             taps.offer(tap, x);
             if (tap.equals("features.5") || tap.equals("features.12")) {

@@ -51,7 +51,7 @@ final class PreActResNet18 extends TorchNetwork {
 
     @Override
     protected NDArray forward(NDArray x, boolean training, TapRecorder taps) {
-        x = conv("conv1", x, 1, 1);
+        x = trainingLayout(conv("conv1", x, 1, 1));
         taps.offer("conv1", x);
         for (Block b : blocks) {
             NDArray o = relu(batchNorm(b.prefix() + ".bn1", x, training));

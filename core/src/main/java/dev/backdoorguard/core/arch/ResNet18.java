@@ -71,7 +71,7 @@ final class ResNet18 extends TorchNetwork {
 
     @Override
     protected NDArray forward(NDArray x, boolean training, TapRecorder taps) {
-        x = relu(batchNorm("bn1", conv("conv1", x, 1, 1), training));
+        x = relu(batchNorm("bn1", trainingLayout(conv("conv1", x, 1, 1)), training));
         taps.offer("stem", x);
         for (Block b : blocks) {
             NDArray o = relu(batchNorm(b.prefix() + ".bn1", conv(b.prefix() + ".conv1", x, b.stride(), 1), training));

@@ -165,6 +165,28 @@ public abstract class TorchNetwork extends AbstractBlock {
     }
 
     /**
+     * With grad mode on (a backward pass will follow), {@code x} [N, C, H, W] copied into
+     * channels-last memory order (NHWC; same logical shape, same values); with it off, {@code x}
+     * itself. libtorch keeps a channels-last layout through the convolutions, batch norms,
+     * activations, pools and additions that follow, and its oneDNN convolutions and max-pool train
+     * much faster on it: one training step at batch 128, one thread, cnn-small 143 → 118 ms (its
+     * forward pass 68 → 37 ms), preact-resnet18 w16 178 → 149 ms (docs/BENCHMARKS.md §2). Without
+     * gradients it measured slower (cnn-small's forward at batch 64: 17 → 21 ms), so inference
+     * keeps NCHW. Networks call it on their stem convolution's output; converting the one-channel
+     * input instead measured slower in the backward pass.
+     */
+    protected static NDArray trainingLayout(NDArray x) {
+        if (!JniUtils.isGradMode()) {
+            return x;
+        }
+        Shape s = x.getShape();
+        // reshape(-1) of the permuted view cannot be a view, so libtorch copies it in NHWC order; the
+        // last transpose gives back the NCHW shape over that memory (channels-last strides).
+        return x.transpose(0, 2, 3, 1).reshape(-1).reshape(s.get(0), s.get(2), s.get(3), s.get(1))
+                .transpose(0, 3, 1, 2);
+    }
+
+    /**
      * MaxPool2d(2) (floor mode: an odd last row or column is dropped). With grad mode off (inference:
      * evaluation, calibration, serving), it is computed as the element-wise maximum of the four
      * stride-2 views of {@code x}: the same values, about 10× faster than libtorch's NCHW max-pool

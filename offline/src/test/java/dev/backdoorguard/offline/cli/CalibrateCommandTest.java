@@ -54,7 +54,7 @@ class CalibrateCommandTest {
     @BeforeAll
     void trainASmallBackdooredModel() throws Exception {
         model = tmp.resolve("m0");
-        CommandLineTest.Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "3",
+        CommandLineTest.Run r = run("attack", "--trigger", "badnets", "--poison-rate", "0.1", "--target", "0", "--epochs", "4",
                 "--max-train", "6000", "--seed", "1", "--padding", "0", "--no-flip", "--out", model.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         before = hashes(model);
@@ -93,10 +93,11 @@ class CalibrateCommandTest {
         assertThat(r.err()).contains("calibrate: features pass 2/2", "calibrate: evaluate");
         report = JSON.readTree(r.out());
         JsonNode eval = report.get("evaluation");
-        // This 3-epoch model is weak (ACC 64-68%), and misclassified clean images, scored against the
-        // wrong class's centroids, are the main source of false positives (critical-layer.md §10).
-        // Observed: AUROC 0.97-0.99, TPR 0.88-0.89, FPR 0.019-0.053 overall, about 0.7% on the
-        // correctly classified images. (The benchmark's properly trained model: docs/BENCHMARKS.md.)
+        // This 4-epoch model is weak (ACC about 74%), and misclassified clean images, scored against
+        // the wrong class's centroids, are the main source of false positives (critical-layer.md §10).
+        // Observed: AUROC 0.995, TPR 0.957, FPR 0.016 overall, 0.6% on the correctly classified
+        // images. (With 3 epochs, training's channels-last layout gave a weaker model, ASR 87%, and TPR
+        // 0.74; before it 0.88-0.89.) The benchmark's properly trained models: docs/BENCHMARKS.md §4.
         assertThat(eval.get("auroc").asDouble()).as(eval.toString()).isGreaterThan(0.95);
         assertThat(eval.get("tpr").asDouble()).as(eval.toString()).isGreaterThan(0.75);
         assertThat(eval.get("fpr").asDouble()).as(eval.toString()).isLessThan(0.08);
