@@ -169,11 +169,11 @@ public abstract class TorchNetwork extends AbstractBlock {
      * channels-last memory order (NHWC; same logical shape, same values); with it off, {@code x}
      * itself. libtorch keeps a channels-last layout through the convolutions, batch norms,
      * activations, pools and additions that follow, and its oneDNN convolutions and max-pool train
-     * much faster on it: one training step at batch 128, one thread, cnn-small 143 → 118 ms (its
-     * forward pass 68 → 37 ms), preact-resnet18 w16 178 → 149 ms (docs/BENCHMARKS.md §2). Without
+     * much faster on it: one training step at batch 128, one thread, cnn-small 141 → 124 ms (its
+     * forward pass 67 → 38 ms), preact-resnet18 w16 183 → 150 ms (docs/BENCHMARKS.md §2). Without
      * gradients it measured slower (cnn-small's forward at batch 64: 17 → 21 ms), so inference
      * keeps NCHW. Networks call it on their stem convolution's output; converting the one-channel
-     * input instead measured slower in the backward pass.
+     * input instead measured slower.
      */
     protected static NDArray trainingLayout(NDArray x) {
         if (!JniUtils.isGradMode()) {
