@@ -2,7 +2,8 @@
 # Training speed, DJL (`guard attack`) against PyTorch (bench/torch_train.py), same recipe and data
 # size, alternated A B A B so that drift in machine speed hits both. Run it on a quiet machine.
 # Usage: [THREADS=N] bench/attack_speed.sh [OUT_DIR] [ARCH] [WIDTH] [MAX_TRAIN] [EPOCHS] [ROUNDS]
-#   THREADS (default 2) sets the engine threads of both sides (DJL intra-op threads, torch.set_num_threads).
+#   THREADS (default 2) sets the engine threads of both sides (DJL intra-op threads, torch.set_num_threads);
+#   it overrides a thread count given in GUARD_JAVA_OPTS.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$here/runs/bench-speed}"; arch="${2:-cnn-small}"; width="${3:-}"

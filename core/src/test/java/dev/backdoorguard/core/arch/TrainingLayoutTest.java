@@ -10,6 +10,7 @@ import ai.djl.nn.pooling.Pool;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,9 +20,36 @@ import org.junit.jupiter.api.Test;
  */
 class TrainingLayoutTest {
 
-    @AfterEach
-    void gradModeBackOn() {
+    private boolean gradModeBefore;
+
+    /** Training's grad mode, whatever the thread had (the engine starts with it off). */
+    @BeforeEach
+    void gradModeOn() {
+        Engine.getInstance(); // loads libtorch before the first JNI call
+        gradModeBefore = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
+    }
+
+    @AfterEach
+    void gradModeBack() {
+        JniUtils.setGradMode(gradModeBefore);
+    }
+
+    /**
+     * The copy really is channels-last in memory: NHWC order read back from it is a view of the same
+     * storage (an NCHW array would be copied by that reshape), so writing through it changes the array.
+     */
+    @Test
+    void inTrainingTheMemoryIsChannelsLast() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray y = TorchNetwork.trainingLayout(m.randomNormal(new Shape(2, 3, 4, 5)));
+            float[] before = y.toFloatArray();
+            y.transpose(0, 2, 3, 1).reshape(-1).addi(1f);
+            float[] after = y.toFloatArray();
+            for (int i = 0; i < before.length; i++) {
+                assertThat(after[i]).isEqualTo(before[i] + 1f);
+            }
+        }
     }
 
     @Test
