@@ -118,7 +118,16 @@ def main():
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--generator-warmup", type=int, default=0, metavar="STEPS",
+                    help="deviation (0 = off), as `guard purify dhbe --generator-warmup`: STEPS Adam steps of G alone "
+                         "on R_bn - H(batch-mean teacher softmax) before the first iteration")
+    ap.add_argument("--bn-prior", type=float, default=0.0, metavar="W",
+                    help="deviation (0 = off), as `guard purify dhbe --bn-prior`: + W * R_bn in every generator step, "
+                         "R_bn = sum over the teacher's BN layers of |batch mean - running_mean| + "
+                         "|batch var (population) - running_var| (L2 norms) of the layer's input")
     args = ap.parse_args()
+    if args.generator_warmup < 0 or not (args.bn_prior >= 0) or math.isinf(args.bn_prior):
+        ap.error("--generator-warmup must be >= 0 and --bn-prior finite and >= 0")
     nz2 = args.nz2 or args.nz
 
     def log(line):
@@ -150,6 +159,46 @@ def main():
     opt_s = torch.optim.SGD(student.parameters(), lr=args.lr_student, momentum=0.9, weight_decay=5e-4)
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr_generator)
     opt_p = torch.optim.Adam(pgen.parameters(), lr=args.lr_patch)
+    # R_bn of the teacher's last forward pass, from hooks on its BN layers (used only by the deviations)
+    bn_terms = []
+    collecting = [False]  # only the passes of teacher_with_prior pay for the statistics
+
+    def bn_hook(module, inputs, _output):
+        if not collecting[0]:
+            return
+        x_in = inputs[0]
+        axes = [0] + list(range(2, x_in.dim()))
+        mu, var = x_in.mean(dim=axes), x_in.var(dim=axes, unbiased=False)
+        bn_terms.append((mu - module.running_mean).norm() + (var - module.running_var).norm())
+
+    if args.generator_warmup or args.bn_prior:
+        for module in teacher.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.register_forward_hook(bn_hook)
+
+    def teacher_with_prior(x):
+        bn_terms.clear()
+        collecting[0] = True
+        out = teacher(x)
+        collecting[0] = False
+        r_bn = sum(bn_terms)
+        bn_terms.clear()
+        return out, r_bn
+
+    if args.generator_warmup:
+        t_warm = time.perf_counter()
+        opt_w = torch.optim.Adam(gen.parameters(), lr=args.lr_generator)
+        gen.train()
+        for step in range(args.generator_warmup):
+            opt_w.zero_grad()
+            logits, r_bn = teacher_with_prior(gen(torch.randn(args.batch_size, args.nz)))
+            p = F.softmax(logits, 1).mean(0)
+            entropy = -(p * p.clamp(1e-8, 1).log()).sum()
+            (r_bn - entropy).backward()
+            opt_w.step()
+            if (step + 1) % max(1, args.generator_warmup // 10) == 0:
+                log(f"warm-up {step + 1}/{args.generator_warmup} R_bn {r_bn.item():.4f} entropy {entropy.item():.3f}")
+        log(f"warm-up {time.perf_counter() - t_warm:.1f} s")
     milestones = (int(0.6 * args.iterations), int(0.8 * args.iterations))
     rng = random.Random(args.seed)
     b = args.batch_size
@@ -174,7 +223,10 @@ def main():
             opt_s.step()
         opt_g.zero_grad()
         x = gen(torch.randn(b, args.nz))
-        loss_g = -l1(student(x), teacher(x)) + args.tv2 * tv2(x)
+        t, r_bn = teacher_with_prior(x)
+        loss_g = -l1(student(x), t) + args.tv2 * tv2(x)
+        if args.bn_prior:
+            loss_g = loss_g + args.bn_prior * r_bn
         loss_g.backward()
         opt_g.step()
         opt_p.zero_grad()
@@ -208,6 +260,7 @@ def main():
         "framework": "pytorch", "method": "dhbe", "model": args.model, "iterations": args.iterations,
         "batch_size": b, "ngf": args.ngf, "nz": args.nz, "nz2": nz2, "patch_size": args.patch_size,
         "lr_student": args.lr_student, "lr_generator": args.lr_generator, "lr_patch": args.lr_patch,
+        "generator_warmup": args.generator_warmup, "bn_prior": args.bn_prior,
         "threads": args.threads, "ms_per_iteration_median": round(statistics.median(windows), 2),
         "purify_seconds": round(purify_seconds, 2), "before": metrics.rounded(before),
         "after": metrics.rounded(after), "curve": curve}), flush=True)

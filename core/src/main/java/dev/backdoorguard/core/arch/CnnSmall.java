@@ -41,7 +41,7 @@ final class CnnSmall extends TorchNetwork {
             if (pair == PAIRS.get(0)) {
                 convolved = trainingLayout(convolved);
             }
-            x = relu(batchNorm(pair.bn(), convolved, training));
+            x = relu(batchNorm(pair.bn(), convolved, training, taps));
             String tap = relus.remove(0);
             taps.offer(tap, x);
             if (tap.equals("features.5") || tap.equals("features.12")) {

@@ -54,10 +54,10 @@ final class PreActResNet18 extends TorchNetwork {
         x = trainingLayout(conv("conv1", x, 1, 1));
         taps.offer("conv1", x);
         for (Block b : blocks) {
-            NDArray o = relu(batchNorm(b.prefix() + ".bn1", x, training));
+            NDArray o = relu(batchNorm(b.prefix() + ".bn1", x, training, taps));
             NDArray shortcut = b.projection() ? conv(b.prefix() + ".shortcut.0", o, b.stride(), 0) : x;
             o = conv(b.prefix() + ".conv1", o, b.stride(), 1);
-            o = conv(b.prefix() + ".conv2", relu(batchNorm(b.prefix() + ".bn2", o, training)), 1, 1);
+            o = conv(b.prefix() + ".conv2", relu(batchNorm(b.prefix() + ".bn2", o, training, taps)), 1, 1);
             x = o.add(shortcut);
             taps.offer(b.prefix(), x);
         }

@@ -71,13 +71,15 @@ final class ResNet18 extends TorchNetwork {
 
     @Override
     protected NDArray forward(NDArray x, boolean training, TapRecorder taps) {
-        x = relu(batchNorm("bn1", trainingLayout(conv("conv1", x, 1, 1)), training));
+        x = relu(batchNorm("bn1", trainingLayout(conv("conv1", x, 1, 1)), training, taps));
         taps.offer("stem", x);
         for (Block b : blocks) {
-            NDArray o = relu(batchNorm(b.prefix() + ".bn1", conv(b.prefix() + ".conv1", x, b.stride(), 1), training));
-            o = batchNorm(b.prefix() + ".bn2", conv(b.prefix() + ".conv2", o, 1, 1), training);
+            NDArray o = conv(b.prefix() + ".conv1", x, b.stride(), 1);
+            o = relu(batchNorm(b.prefix() + ".bn1", o, training, taps));
+            o = batchNorm(b.prefix() + ".bn2", conv(b.prefix() + ".conv2", o, 1, 1), training, taps);
             NDArray shortcut = b.projection()
-                    ? batchNorm(b.prefix() + ".shortcut.1", conv(b.prefix() + ".shortcut.0", x, b.stride(), 0), training)
+                    ? batchNorm(b.prefix() + ".shortcut.1", conv(b.prefix() + ".shortcut.0", x, b.stride(), 0), training,
+                            taps)
                     : x;
             x = relu(o.add(shortcut));
             taps.offer(b.prefix(), x);

@@ -15,6 +15,13 @@ public interface TapRecorder {
 
     void offer(String tap, NDArray activation);
 
+    /**
+     * Receives the input of BatchNorm layer {@code layer} (its PyTorch name, e.g. {@code features.1})
+     * just before it is normalised. Only recorders that need batch statistics of the layers' inputs
+     * (DHBE's {@code --bn-prior} deviation) override it; feature taps ignore it.
+     */
+    default void offerBatchNormInput(String layer, NDArray input) {}
+
     /** Keeps the requested taps, named, in the order the network produced them. */
     final class Recording implements TapRecorder {
         private final java.util.Set<String> wanted;

@@ -142,7 +142,9 @@ public abstract class TorchNetwork extends AbstractBlock {
                 .singletonOrThrow();
     }
 
-    protected final NDArray batchNorm(String name, NDArray x, boolean training) {
+    /** BatchNorm layer {@code name} on {@code x}, whose input is first offered to {@code taps}. */
+    protected final NDArray batchNorm(String name, NDArray x, boolean training, TapRecorder taps) {
+        taps.offerBatchNormInput(name, x);
         return BatchNorm.batchNorm(
                         x,
                         array(name + ".running_mean"),

@@ -99,6 +99,22 @@ public final class DhbeCommand implements Callable<Integer> {
                     + " docs/BENCHMARKS.md section 7 (default: ${DEFAULT-VALUE}).")
     String studentBn;
 
+    @Option(names = "--generator-warmup", defaultValue = "0", paramLabel = "STEPS",
+            description = "A DEVIATION from the reference (0 = off): before the first iteration, train the image"
+                    + " generator alone for STEPS Adam steps to match the teacher's BatchNorm statistics (the"
+                    + " DeepInversion prior, see --bn-prior) while maximising the entropy of the teacher's batch-mean"
+                    + " prediction, so the student's first targets span the classes instead of the backdoor's one"
+                    + " (with an untrained generator the backdoored teacher labels every image with its target class)."
+                    + " Measured with --bn-prior 1 in docs/BENCHMARKS.md section 7.2b (default: ${DEFAULT-VALUE}).")
+    int generatorWarmup;
+
+    @Option(names = "--bn-prior", defaultValue = "0", paramLabel = "W",
+            description = "A DEVIATION from the reference (0 = off): add W times the distance of the generator's"
+                    + " images' BatchNorm input statistics from the teacher's running statistics (sum over BN layers"
+                    + " of the L2 distances of the per-channel means and variances) to the image generator's loss in"
+                    + " every iteration (default: ${DEFAULT-VALUE}).")
+    double bnPrior;
+
     @Option(names = "--eval-every", defaultValue = "0", paramLabel = "N",
             description = "With --eval-trigger: measure ACC/ASR every N iterations on --eval-images test images, into"
                     + " report.json and " + DhbePurifier.CURVE_PNG + " (default: ${DEFAULT-VALUE} = only before and"
@@ -131,7 +147,8 @@ public final class DhbeCommand implements Callable<Integer> {
         DhbeConfig config = new DhbeConfig(iterations != null ? iterations : p.iterations,
                 batchSize != null ? batchSize : p.batchSize, ngf != null ? ngf : p.ngf, z, nz2 != null ? nz2 : z,
                 patchSize, lrStudent != null ? lrStudent : p.lrStudent, lrGenerator, lrPatch, lossWeightPatch, tv2,
-                run.seed, DhbeConfig.StudentBn.parse(studentBn));
+                run.seed, DhbeConfig.StudentBn.parse(studentBn),
+                new DhbeConfig.GeneratorPrior(generatorWarmup, bnPrior));
         if (evalEvery < 0 || evalImages < 0) {
             throw new IllegalArgumentException("--eval-every and --eval-images must be >= 0");
         }

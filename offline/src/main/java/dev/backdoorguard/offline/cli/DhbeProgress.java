@@ -54,6 +54,18 @@ final class DhbeProgress implements DhbeListener {
     }
 
     @Override
+    public void onWarmup(int done, int total, double bnPrior, double teacherEntropy, double seconds) {
+        // a line every 10% (the warm-up is short): the entropy shows whether the teacher's labels diversify
+        if (done == total || done % Math.max(1, total / 10) == 0) {
+            if (terminal) {
+                out.print("\r");
+            }
+            out.printf("dhbe generator warm-up %d/%d BN prior %.4f teacher entropy %.3f %.1f s%n", done, total, bnPrior,
+                    teacherEntropy, seconds);
+        }
+    }
+
+    @Override
     public void onEvaluation(int done, AttackMetrics m) {
         if (terminal) {
             out.print("\r");

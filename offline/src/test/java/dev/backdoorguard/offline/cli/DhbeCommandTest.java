@@ -73,6 +73,9 @@ class DhbeCommandTest {
         assertThat(report.at("/config/iterations").asInt()).isEqualTo(6);
         assertThat(report.at("/config/lr_milestones").asText()).isEqualTo("3, 4");
         assertThat(report.at("/config/student_bn").asText()).isEqualTo("train"); // the reference by default
+        assertThat(report.at("/config/generator_warmup").asInt()).isZero();
+        assertThat(report.at("/config/bn_prior").asDouble()).isZero();
+        assertThat(report.at("/details/generator_warmup").isMissingNode()).isTrue();
         assertThat(report.at("/input/clean_images").asInt()).isZero();
         assertThat(report.at("/details/evaluations")).hasSize(3); // before (0), 3, 6
         assertThat(report.at("/details/evaluations/1/asr_conditional").isNumber()).isTrue();
@@ -96,6 +99,22 @@ class DhbeCommandTest {
     }
 
     @Test
+    void theGeneratorPriorDeviationIsRecordedInTheReportAndSummary() throws Exception {
+        Path out = tmp.resolve("m1-dhbe-prior");
+        Run r = run(args(new String[] {"purify", "dhbe", "--model", model.toString(), "--out", out.toString()},
+                "--iterations", "2", "--generator-warmup", "5", "--bn-prior", "0.5"));
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode report = JSON.readTree(out.resolve("report.json").toFile());
+        assertThat(report.at("/config/generator_warmup").asInt()).isEqualTo(5);
+        assertThat(report.at("/config/bn_prior").asDouble()).isEqualTo(0.5);
+        assertThat(report.at("/details/generator_warmup/steps").asInt()).isEqualTo(5);
+        assertThat(report.at("/details/generator_warmup/final_teacher_entropy").asDouble())
+                .isBetween(0.0, Math.log(10));
+        assertThat(r.out()).contains("generator warm-up 5 steps, BN prior 0.5: deviations");
+        assertThat(Bundles.sha256(model.resolve("weights.safetensors"))).isEqualTo(inputHash);
+    }
+
+    @Test
     void badInputIsOneLineExitTwoWithTheInputUntouchedAndNoOutput() throws Exception {
         Path out = tmp.resolve("never");
         String m = model.toString();
@@ -108,6 +127,10 @@ class DhbeCommandTest {
                 "--profile must be full or cpu");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--student-bn", "foo")),
                 "--student-bn must be train or eval, got foo");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--generator-warmup", "-1")),
+                "--generator-warmup must be >= 0, got -1");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--bn-prior", "NaN")),
+                "--bn-prior must be finite and >= 0, got NaN");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--eval-every", "5")),
                 "--eval-every needs --eval-trigger");
         // a model whose input the generator cannot make (cnn-small runs on 30x30, the generator needs side % 4 == 0)
@@ -144,7 +167,8 @@ class DhbeCommandTest {
         assertThat(r.exit()).isZero();
         for (String option : new String[] {"--iterations", "--batch-size", "--ngf", "--nz", "--nz2", "--patch-size",
             "--lr-student", "--lr-generator", "--lr-patch", "--loss-weight-patch", "--tv2", "--profile",
-            "--checkpoint-every", "--checkpoint-dir", "--resume", "--eval-every", "--student-bn"}) {
+            "--checkpoint-every", "--checkpoint-dir", "--resume", "--eval-every", "--student-bn", "--generator-warmup",
+            "--bn-prior"}) {
             assertThat(r.out()).contains(option);
         }
         assertThat(r.out()).contains("default: 15000, cpu profile").contains("default: 0.1)").contains("default: 1e-4)");

@@ -8,7 +8,10 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-/** The evaluation line of DHBE's progress, including a collapsed student's undefined conditional ASR. */
+/**
+ * DHBE's progress lines: the evaluation line, including a collapsed student's undefined conditional
+ * ASR, and the generator warm-up's lines.
+ */
 class DhbeProgressTest {
     private static String evaluationLine(AttackMetrics m) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -29,5 +32,18 @@ class DhbeProgressTest {
         AttackMetrics m = new AttackMetrics(0.1, 1.0, 0.0, 100, 1000, 900, 0, 900, 0, 0);
         assertThat(evaluationLine(m)).isEqualTo("dhbe eval at 300: ACC 10.00% ASR 100.00% RA 0.00%"
                 + " (conditional ASR n/a: no non-target image classified correctly)");
+    }
+
+    @Test
+    void theGeneratorWarmupPrintsALineEveryTenthOfItsSteps() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DhbeProgress progress = new DhbeProgress(new PrintStream(bytes, true, StandardCharsets.UTF_8), false);
+        for (int step = 1; step <= 200; step++) {
+            progress.onWarmup(step, 200, 3.0 - step / 100.0, 1.5, step * 0.1);
+        }
+        String[] lines = bytes.toString(StandardCharsets.UTF_8).trim().split("\n");
+        assertThat(lines).hasSize(10);
+        assertThat(lines[0]).isEqualTo("dhbe generator warm-up 20/200 BN prior 2.8000 teacher entropy 1.500 2.0 s");
+        assertThat(lines[9]).startsWith("dhbe generator warm-up 200/200 BN prior 1.0000");
     }
 }

@@ -85,15 +85,21 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         }
     }
 
+    /** Settings added after the checkpoint format, with the reference value older checkpoints ran. */
+    private static final Map<String, JsonNode> ADDED_LATER = Map.of(
+            "student_bn", com.fasterxml.jackson.databind.node.TextNode.valueOf(DhbeConfig.StudentBn.TRAIN.label()),
+            "generator_warmup", com.fasterxml.jackson.databind.node.IntNode.valueOf(0),
+            "bn_prior", com.fasterxml.jackson.databind.node.DoubleNode.valueOf(0));
+
     /** The settings that differ between this run and a checkpoint, as "name saved -> now". */
     static List<String> mismatches(ObjectNode now, JsonNode saved) {
         List<String> out = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = now.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             JsonNode old = saved.path(e.getKey());
-            if (old.isMissingNode() && e.getKey().equals("student_bn")) {
-                // checkpoints written before --student-bn existed ran the reference (train-mode BN)
-                old = com.fasterxml.jackson.databind.node.TextNode.valueOf(DhbeConfig.StudentBn.TRAIN.label());
+            if (old.isMissingNode() && ADDED_LATER.containsKey(e.getKey())) {
+                // checkpoints written before these options existed ran the reference
+                old = ADDED_LATER.get(e.getKey());
             }
             if (!old.equals(e.getValue()) && !(old.isNumber() && e.getValue().isNumber()
                     && old.asDouble() == e.getValue().asDouble())) {

@@ -22,7 +22,8 @@ public record DhbeConfig(
         double lossWeightPatch,
         double tv2,
         long seed,
-        StudentBn studentBn) {
+        StudentBn studentBn,
+        GeneratorPrior prior) {
     public static final int STUDENT_STEPS = 5;
     public static final double MOMENTUM = 0.9;
     public static final double WEIGHT_DECAY = 5e-4;
@@ -50,15 +51,43 @@ public record DhbeConfig(
         }
     }
 
-    /** The reference configuration: the student's BatchNorm in train mode. */
+    /**
+     * A named deviation (docs/BENCHMARKS.md §7.2b) that gives the image generator a prior towards the
+     * teacher's training data, in the manner of DeepInversion's BatchNorm-statistics regulariser:
+     * R_bn(x) = Σ over the teacher's BatchNorm layers of ‖μ_B − running_mean‖₂ + ‖σ²_B − running_var‖₂,
+     * with μ_B and σ²_B (population) the per-channel batch statistics of the layer's input on G's images.
+     * {@code warmupSteps} Adam steps of G alone (its own optimiser, lr = --lr-generator) on R_bn − H(p̄)
+     * run before the first iteration, H(p̄) the entropy of the teacher's batch-mean softmax, so that the
+     * student's first targets are not the backdoor's one class; {@code bnWeight}·R_bn is added to G's loss
+     * in every generator step of the loop. {@link #NONE} (both 0) is the reference.
+     */
+    public record GeneratorPrior(int warmupSteps, double bnWeight) {
+        public static final GeneratorPrior NONE = new GeneratorPrior(0, 0);
+
+        public GeneratorPrior {
+            if (warmupSteps < 0) {
+                throw new IllegalArgumentException("--generator-warmup must be >= 0, got " + warmupSteps);
+            }
+            if (!(bnWeight >= 0) || Double.isInfinite(bnWeight)) {
+                throw new IllegalArgumentException("--bn-prior must be finite and >= 0, got " + bnWeight);
+            }
+        }
+
+        public boolean isReference() {
+            return warmupSteps == 0 && bnWeight == 0;
+        }
+    }
+
+    /** The reference configuration: the student's BatchNorm in train mode, no generator prior. */
     public DhbeConfig(int iterations, int batchSize, int ngf, int nz, int nz2, int patchSize, double lrStudent,
             double lrGenerator, double lrPatch, double lossWeightPatch, double tv2, long seed) {
         this(iterations, batchSize, ngf, nz, nz2, patchSize, lrStudent, lrGenerator, lrPatch, lossWeightPatch, tv2,
-                seed, StudentBn.TRAIN);
+                seed, StudentBn.TRAIN, GeneratorPrior.NONE);
     }
 
     public DhbeConfig {
         java.util.Objects.requireNonNull(studentBn, "studentBn");
+        java.util.Objects.requireNonNull(prior, "prior");
         positive("--iterations", iterations);
         positive("--batch-size", batchSize);
         if (batchSize < 2) {
@@ -116,6 +145,7 @@ public record DhbeConfig(
                 .put("patch_size", patchSize).put("lr_student", lrStudent).put("lr_generator", lrGenerator)
                 .put("lr_patch", lrPatch).put("loss_weight_patch", lossWeightPatch).put("tv2", tv2).put("seed", seed)
                 .put("student_bn", studentBn.label())
+                .put("generator_warmup", prior.warmupSteps()).put("bn_prior", prior.bnWeight())
                 .put("student_steps_per_iteration", STUDENT_STEPS).put("student_momentum", MOMENTUM)
                 .put("student_weight_decay", WEIGHT_DECAY).put("generator_betas", "0.9, 0.999")
                 .put("lr_milestones", (int) (0.6 * iterations) + ", " + (int) (0.8 * iterations));

@@ -7,8 +7,17 @@ import java.nio.file.Path;
 public interface DhbeListener {
     DhbeListener NONE = new DhbeListener() {};
 
-    /** After each outer iteration (1-based {@code done} of {@code total}); {@code seconds} since this process started training. */
+    /**
+     * After each outer iteration (1-based {@code done} of {@code total}); {@code seconds} since this
+     * process started its iterations (after any generator warm-up).
+     */
     default void onIteration(int done, int total, DhbeLosses losses, double seconds) {}
+
+    /**
+     * After each step of the {@code --generator-warmup} deviation (1-based {@code done} of {@code total}):
+     * its BatchNorm-statistics distance and the entropy of the teacher's batch-mean prediction.
+     */
+    default void onWarmup(int done, int total, double bnPrior, double teacherEntropy, double seconds) {}
 
     default void onEvaluation(int done, AttackMetrics metrics) {}
 

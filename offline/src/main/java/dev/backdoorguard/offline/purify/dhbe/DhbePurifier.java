@@ -13,6 +13,7 @@ import dev.backdoorguard.offline.purify.PurificationData;
 import dev.backdoorguard.offline.purify.PurificationReport;
 import dev.backdoorguard.offline.purify.Purifier;
 import dev.backdoorguard.offline.report.LineChart;
+import dev.backdoorguard.offline.train.TorchAdam;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -84,15 +85,20 @@ public final class DhbePurifier implements Purifier {
         int start = 0;
         long began = System.nanoTime();
         double priorSeconds = 0;
+        ObjectNode warmup = null;
         try (DhbeTrainer trainer = new DhbeTrainer(model, config)) {
             if (checkpoints.resume()) {
                 DhbeCheckpoints.Saved saved = checkpoints.read();
                 start = restore(trainer, saved, teacherHash, losses, evaluations);
                 priorSeconds = saved.metadata().path("seconds").asDouble(0);
-            } else if (evaluator != null) {
-                evaluations.add(evaluate(trainer, 0));
+            } else {
+                if (evaluator != null) {
+                    evaluations.add(evaluate(trainer, 0));
+                }
+                warmup = warmUp(trainer);
             }
             double[] window = new double[n];
+            long loopStart = System.nanoTime(); // after the warm-up: the progress's rate is iterations only
             for (int it = start; it < n; it++) {
                 long t0 = System.nanoTime();
                 DhbeLosses l = trainer.iteration(it);
@@ -102,7 +108,7 @@ public final class DhbePurifier implements Purifier {
                 losses[2][it] = (float) l.generator();
                 losses[3][it] = (float) l.patch();
                 int done = it + 1;
-                listener.onIteration(done, n, l, (System.nanoTime() - began) / 1e9);
+                listener.onIteration(done, n, l, (System.nanoTime() - loopStart) / 1e9);
                 if (evaluator != null && (done % evalEvery == 0 || done == n)) {
                     evaluations.add(evaluate(trainer, done));
                 }
@@ -124,6 +130,9 @@ public final class DhbePurifier implements Purifier {
             details.put("ms_per_iteration_median", timed.length == 0 ? Double.NaN : timed[timed.length / 2]);
             details.put("teacher_weights_fingerprint", teacherHash);
             details.put("final_distillation_loss", losses[0][n - 1]);
+            if (warmup != null) {
+                details.set("generator_warmup", warmup);
+            }
             ArrayNode checkpointsWritten = details.putArray("checkpoints_written");
             written.forEach(checkpointsWritten::add);
             if (checkpoints.dir() != null) {
@@ -141,9 +150,47 @@ public final class DhbePurifier implements Purifier {
             return new PurificationReport(name(), cfg, details, String.format("DHBE, %d iterations (batch %d, ngf %d,"
                     + " nz %d, student lr %s%s), data-free; final distillation L1 %.4f", n, config.batchSize(),
                     config.ngf(), config.nz(), config.lrStudent(),
-                    config.studentBnTraining() ? "" : ", student BN in eval mode: a deviation", losses[0][n - 1]),
+                    deviations(), losses[0][n - 1]),
                     charts);
         }
+    }
+
+    /** The named deviations in use, for the summary line ("" for the reference). */
+    private String deviations() {
+        StringBuilder out = new StringBuilder();
+        if (!config.studentBnTraining()) {
+            out.append(", student BN in eval mode");
+        }
+        if (config.prior().warmupSteps() > 0) {
+            out.append(", generator warm-up ").append(config.prior().warmupSteps()).append(" steps");
+        }
+        if (config.prior().bnWeight() > 0) {
+            out.append(", BN prior ").append(config.prior().bnWeight());
+        }
+        return out.length() == 0 ? "" : out.append(": deviations").toString();
+    }
+
+    /**
+     * The {@code --generator-warmup} deviation, before the first iteration (a resumed run's generator
+     * comes from its checkpoint instead); null when it is off. Returns what the report records.
+     */
+    private ObjectNode warmUp(DhbeTrainer trainer) {
+        int steps = config.prior().warmupSteps();
+        if (steps == 0) {
+            return null;
+        }
+        long t0 = System.nanoTime();
+        double[] last = null;
+        try (TorchAdam optimizer = trainer.warmupOptimizer()) {
+            for (int step = 0; step < steps; step++) {
+                last = trainer.warmupStep(optimizer, step);
+                listener.onWarmup(step + 1, steps, last[0], last[1], (System.nanoTime() - t0) / 1e9);
+            }
+        }
+        ObjectNode out = JSON.createObjectNode();
+        out.put("steps", steps).put("seconds", (System.nanoTime() - t0) / 1e9).put("final_bn_prior", last[0])
+                .put("final_teacher_entropy", last[1]);
+        return out;
     }
 
     private ObjectNode evaluate(DhbeTrainer trainer, int done) {

@@ -131,19 +131,28 @@ final class DhbeTrainer implements AutoCloseable {
         return out;
     }
 
-    /** −ℓ1(S(G(z)), T(G(z))) + λ_tv2·TV2(G(z)); one Adam step on G. */
+    /**
+     * −ℓ1(S(G(z)), T(G(z))) + λ_tv2·TV2(G(z)), plus λ_bn·R_bn(G(z)) with the {@code --bn-prior}
+     * deviation; one Adam step on G.
+     */
     double generatorStep(int it) {
         zeroGradients(generatorParams);
         StepNoise noise = new StepNoise(config.seed(), it, StepNoise.GENERATOR_STEP);
+        double bnWeight = config.prior().bnWeight();
         double value;
         try (NDManager scope = manager.newSubManager(); StudentFrozen frozen = new StudentFrozen()) {
             NDArray z = noise.gaussian(scope, config.batchSize(), config.nz());
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 NDArray x = generator.generate(z, true);
                 NDArray xPix = pixels(x);
-                NDArray loss = l1(student.forward(xPix, studentTraining), teacher.forward(xPix, false)).neg();
+                BatchNormPrior prior = bnWeight > 0 ? new BatchNormPrior(teacher.parameters()) : null;
+                NDArray t = prior == null ? teacher.forward(xPix, false) : teacher.forward(xPix, false, prior);
+                NDArray loss = l1(student.forward(xPix, studentTraining), t).neg();
                 if (config.tv2() > 0) {
                     loss = loss.add(tv2(x).mul((float) config.tv2()));
+                }
+                if (prior != null) {
+                    loss = loss.add(prior.total().mul((float) bnWeight));
                 }
                 collector.backward(loss);
                 value = finite(loss.getFloat(), "generator");
@@ -172,6 +181,37 @@ final class DhbeTrainer implements AutoCloseable {
         }
         patchOptimizer.step(config.lrPatch() * config.lrFactor(it));
         return value;
+    }
+
+    /**
+     * One step of the {@code --generator-warmup} deviation (0-based {@code step}): R_bn(G(z)) − H(p̄)
+     * with p̄ the teacher's softmax averaged over the batch, one step of {@code optimizer} on G. The
+     * student takes no part. Returns {R_bn, H(p̄)}.
+     */
+    double[] warmupStep(TorchAdam optimizer, int step) {
+        zeroGradients(generatorParams);
+        StepNoise noise = StepNoise.warmup(config.seed(), step);
+        double[] out = new double[2];
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray z = noise.gaussian(scope, config.batchSize(), config.nz());
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                BatchNormPrior prior = new BatchNormPrior(teacher.parameters());
+                NDArray logits = teacher.forward(pixels(generator.generate(z, true)), false, prior);
+                NDArray p = logits.softmax(1).mean(new int[] {0});
+                NDArray entropy = p.mul(p.clip(1e-8f, 1f).log()).sum().neg();
+                NDArray rBn = prior.total();
+                collector.backward(rBn.sub(entropy));
+                out[0] = finite(rBn.getFloat(), "generator warm-up", "--lr-generator");
+                out[1] = entropy.getFloat();
+            }
+        }
+        optimizer.step(config.lrGenerator());
+        return out;
+    }
+
+    /** A fresh Adam (betas 0.9, 0.999) on G's parameters for the warm-up; the caller closes it. */
+    TorchAdam warmupOptimizer() {
+        return new TorchAdam(generatorParams, 0.9, 0.999, 0, manager);
     }
 
     /**
@@ -210,7 +250,8 @@ final class DhbeTrainer implements AutoCloseable {
         return norm(horizontal).add(norm(vertical)).add(norm(anti)).add(norm(diagonal));
     }
 
-    private static NDArray norm(NDArray d) {
+    /** The Frobenius norm of {@code d}, a scalar array. */
+    static NDArray norm(NDArray d) {
         return d.square().sum().sqrt();
     }
 
@@ -221,9 +262,13 @@ final class DhbeTrainer implements AutoCloseable {
     }
 
     private static double finite(float value, String what) {
+        return finite(value, what, "--lr-student");
+    }
+
+    private static double finite(float value, String what, String rateToLower) {
         if (!Float.isFinite(value)) {
             throw new IllegalArgumentException("DHBE diverged: the " + what + " loss is " + value
-                    + " (try a lower --lr-student)");
+                    + " (try a lower " + rateToLower + ")");
         }
         return value;
     }

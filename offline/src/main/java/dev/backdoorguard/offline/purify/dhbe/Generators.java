@@ -64,10 +64,10 @@ public final class Generators {
         @Override
         protected NDArray forward(NDArray z, boolean training, TapRecorder taps) {
             NDArray x = linear("l1", z).reshape(z.getShape().get(0), 2L * ngf, init, init);
-            x = batchNorm("bn0", x, training);
-            x = Activation.leakyRelu(batchNorm("bn1", conv("conv1", upsample(x), 1, 1), training), 0.2f);
-            x = Activation.leakyRelu(batchNorm("bn2", conv("conv2", upsample(x), 1, 1), training), 0.2f);
-            return batchNorm("bn_out", conv("conv_out", x, 1, 1).tanh(), training);
+            x = batchNorm("bn0", x, training, taps);
+            x = Activation.leakyRelu(batchNorm("bn1", conv("conv1", upsample(x), 1, 1), training, taps), 0.2f);
+            x = Activation.leakyRelu(batchNorm("bn2", conv("conv2", upsample(x), 1, 1), training, taps), 0.2f);
+            return batchNorm("bn_out", conv("conv_out", x, 1, 1).tanh(), training, taps);
         }
     }
 
@@ -97,8 +97,8 @@ public final class Generators {
         @Override
         protected NDArray forward(NDArray z, boolean training, TapRecorder taps) {
             NDArray x = linear("l1", z).reshape(z.getShape().get(0), ngf, size, size);
-            x = batchNorm("bn0", x, training);
-            return batchNorm("bn_out", conv("conv_out", x, 1, 1), training).tanh();
+            x = batchNorm("bn0", x, training, taps);
+            return batchNorm("bn_out", conv("conv_out", x, 1, 1), training, taps).tanh();
         }
     }
 

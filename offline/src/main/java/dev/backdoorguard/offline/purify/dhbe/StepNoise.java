@@ -21,7 +21,16 @@ final class StepNoise {
     private final SplittableRandom random;
 
     StepNoise(long seed, int iteration, int step) {
-        this.random = new SplittableRandom(Seeds.derive(seed, "dhbe/" + iteration + "/" + step));
+        this(seed, "dhbe/" + iteration + "/" + step);
+    }
+
+    private StepNoise(long seed, String stream) {
+        this.random = new SplittableRandom(Seeds.derive(seed, stream));
+    }
+
+    /** The draws of step {@code step} of the generator warm-up (a stream of its own). */
+    static StepNoise warmup(long seed, int step) {
+        return new StepNoise(seed, "dhbe-warmup/" + step);
     }
 
     /** A standard-normal [rows, cols] array in {@code manager}. */

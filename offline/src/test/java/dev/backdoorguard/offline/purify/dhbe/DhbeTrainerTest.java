@@ -3,11 +3,15 @@ package dev.backdoorguard.offline.purify.dhbe;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.PurificationData;
+import dev.backdoorguard.offline.train.TorchAdam;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +29,11 @@ class DhbeTrainerTest {
 
     static DhbeConfig config(int iterations, long seed) {
         return new DhbeConfig(iterations, 8, 4, 8, 8, 5, 0.05, 1e-3, 1e-3, 0.1, 1e-4, seed);
+    }
+
+    static DhbeConfig withPrior(DhbeConfig c, DhbeConfig.GeneratorPrior prior) {
+        return new DhbeConfig(c.iterations(), c.batchSize(), c.ngf(), c.nz(), c.nz2(), c.patchSize(), c.lrStudent(),
+                c.lrGenerator(), c.lrPatch(), c.lossWeightPatch(), c.tv2(), c.seed(), c.studentBn(), prior);
     }
 
     static Classifier load() throws Exception {
@@ -87,7 +96,7 @@ class DhbeTrainerTest {
         DhbeConfig c = config(10, 1);
         DhbeConfig eval = new DhbeConfig(c.iterations(), c.batchSize(), c.ngf(), c.nz(), c.nz2(), c.patchSize(),
                 c.lrStudent(), c.lrGenerator(), c.lrPatch(), c.lossWeightPatch(), c.tv2(), c.seed(),
-                DhbeConfig.StudentBn.EVAL);
+                DhbeConfig.StudentBn.EVAL, DhbeConfig.GeneratorPrior.NONE);
         try (Classifier s = load(); DhbeTrainer trainer = new DhbeTrainer(s, eval)) {
             Map<String, HostTensor> before = s.stateDict();
             trainer.studentStep(0, 0);
@@ -116,15 +125,83 @@ class DhbeTrainerTest {
     }
 
     @Test
+    void theBatchNormPriorIsTheDistanceOfTheInputsBatchStatisticsFromTheRunningOnes() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            // [N=2, C=2, 1, 2]: channel 0 holds 1, 3 | 5, 7 (mean 4, population variance 5), channel 1 all 2
+            NDArray x = m.create(new float[] {1, 3, 2, 2, 5, 7, 2, 2}, new Shape(2, 2, 1, 2));
+            // a 2-D input (BatchNorm1d): 1 and 3, mean 2, population variance 1
+            NDArray v = m.create(new float[] {1, 3}, new Shape(2, 1));
+            Map<String, Parameter> stats = Map.of(
+                    "a.running_mean", parameter(m, "a.running_mean", 1, 2),
+                    "a.running_var", parameter(m, "a.running_var", 1, 3),
+                    "b.running_mean", parameter(m, "b.running_mean", 0),
+                    "b.running_var", parameter(m, "b.running_var", 0));
+            BatchNormPrior prior = new BatchNormPrior(stats);
+            prior.offer("some tap", x); // feature taps do not count
+            prior.offerBatchNormInput("a", x);
+            // means (4, 2) against (1, 2): 3; variances (5, 0) against (1, 3): ‖(4, −3)‖ = 5
+            assertThat(prior.total().getFloat()).isCloseTo(8f, org.assertj.core.data.Offset.offset(1e-5f));
+            prior.offerBatchNormInput("b", v); // + |2 − 0| + |1 − 0|
+            assertThat(prior.total().getFloat()).isCloseTo(11f, org.assertj.core.data.Offset.offset(1e-5f));
+            assertThatThrownBy(() -> new BatchNormPrior(stats).offerBatchNormInput("c", v))
+                    .hasMessageContaining("BatchNorm layer c has no running_mean");
+            assertThatThrownBy(() -> new BatchNormPrior(stats).total()).hasMessageContaining("no BatchNorm layer");
+        }
+        assertThatThrownBy(() -> new DhbeConfig.GeneratorPrior(-1, 0))
+                .hasMessage("--generator-warmup must be >= 0, got -1");
+        assertThatThrownBy(() -> new DhbeConfig.GeneratorPrior(0, Double.POSITIVE_INFINITY))
+                .hasMessageContaining("--bn-prior must be finite");
+    }
+
+    private static Parameter parameter(NDManager m, String name, float... values) {
+        Parameter p = Parameter.builder().setName(name).setType(Parameter.Type.RUNNING_MEAN)
+                .optRequiresGrad(false).build();
+        p.setArray(m.create(values));
+        return p;
+    }
+
+    @Test
+    void theGeneratorWarmupTrainsOnlyTheGeneratorAndBringsItsBatchStatisticsTowardsTheTeachers() throws Exception {
+        DhbeConfig c = withPrior(config(10, 1), new DhbeConfig.GeneratorPrior(30, 0));
+        try (Classifier s = load(); DhbeTrainer trainer = new DhbeTrainer(s, c);
+                TorchAdam optimizer = trainer.warmupOptimizer()) {
+            Map<String, HostTensor> student = s.stateDict();
+            float[] g0 = trainer.tensors().get("generator/l1.weight").floats();
+            double[] first = trainer.warmupStep(optimizer, 0);
+            double[] last = first;
+            for (int step = 1; step < c.prior().warmupSteps(); step++) {
+                last = trainer.warmupStep(optimizer, step);
+            }
+            assertThat(trainer.tensors().get("generator/l1.weight").floats()).isNotEqualTo(g0);
+            // the descent goes the right way: the images' BN statistics moved towards the teacher's
+            assertThat(last[0]).isLessThan(first[0]);
+            assertThat(last[1]).isBetween(0.0, Math.log(10) + 1e-6);
+            // neither network being distilled moved: the student is untouched, the teacher frozen
+            Map<String, HostTensor> teacher = trainer.teacher().stateDict();
+            Map<String, HostTensor> after = s.stateDict();
+            for (String key : student.keySet()) {
+                assertThat(after.get(key).floats()).as(key).isEqualTo(student.get(key).floats());
+                assertThat(teacher.get(key).floats()).as(key).isEqualTo(student.get(key).floats());
+            }
+        }
+    }
+
+    @Test
     void resumingFromACheckpointReproducesTheUninterruptedRunExactly() throws Exception {
-        DhbeConfig config = config(6, 3); // LR milestones at 3 and 4: the resume crosses both
+        // LR milestones at 3 and 4: the resume crosses both; also with the generator-prior deviation, whose
+        // warm-up runs before the first iteration and must not run again on resume
+        resumeReproduces(config(6, 3));
+        resumeReproduces(withPrior(config(6, 3), new DhbeConfig.GeneratorPrior(3, 0.5)));
+    }
+
+    private void resumeReproduces(DhbeConfig config) throws Exception {
         Map<String, HostTensor> uninterrupted;
         try (Classifier m = load()) {
             new DhbePurifier(config, DhbeCheckpoints.none(), null, 0, DhbeListener.NONE)
                     .purify(m, PurificationData.none());
             uninterrupted = m.stateDict();
         }
-        Path dir = tmp.resolve("ckpt");
+        Path dir = tmp.resolve("ckpt-" + config.prior().warmupSteps());
         class Crash extends RuntimeException {}
         try (Classifier m = load()) {
             DhbeListener crashAfterFirstCheckpoint = new DhbeListener() {
@@ -144,6 +221,11 @@ class DhbeTrainerTest {
                 public void onIteration(int done, int total, DhbeLosses losses, double seconds) {
                     resumedIterations.add(done);
                 }
+
+                @Override
+                public void onWarmup(int done, int total, double bnPrior, double entropy, double seconds) {
+                    resumedIterations.add(-done); // the generator comes from the checkpoint: no warm-up again
+                }
             }).purify(m, PurificationData.none());
             assertThat(resumedIterations).containsExactly(4, 5, 6);
             assertThat(report.details().get("resumed_from_iteration").asInt()).isEqualTo(3);
@@ -153,9 +235,11 @@ class DhbeTrainerTest {
                 assertThat(resumed.get(key).floats()).as(key).isEqualTo(uninterrupted.get(key).floats());
             }
         }
-        // a different seed gives a different student: the equality above is not vacuous
+        // a different seed, or the prior switched, gives a different student: the equality above is not vacuous
+        DhbeConfig other = config.prior().isReference() ? config(6, 4)
+                : withPrior(config, DhbeConfig.GeneratorPrior.NONE);
         try (Classifier m = load()) {
-            new DhbePurifier(config(6, 4), DhbeCheckpoints.none(), null, 0, DhbeListener.NONE)
+            new DhbePurifier(other, DhbeCheckpoints.none(), null, 0, DhbeListener.NONE)
                     .purify(m, PurificationData.none());
             assertThat(m.stateDict().get("features.0.weight").floats())
                     .isNotEqualTo(uninterrupted.get("features.0.weight").floats());
@@ -174,8 +258,10 @@ class DhbeTrainerTest {
                 3))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batch_size 8 -> 16");
         resume.checkResumable(config(4, 3));
         assertThatThrownBy(() -> resume.checkResumable(new DhbeConfig(4, 8, 4, 8, 8, 5, 0.05, 1e-3, 1e-3, 0.1, 1e-4,
-                3, DhbeConfig.StudentBn.EVAL))).isInstanceOf(IllegalArgumentException.class)
+                3, DhbeConfig.StudentBn.EVAL, DhbeConfig.GeneratorPrior.NONE))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("student_bn train -> eval");
+        assertThatThrownBy(() -> resume.checkResumable(withPrior(config(4, 3), new DhbeConfig.GeneratorPrior(2, 0))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("generator_warmup 0 -> 2");
         Files.write(dir.resolve(DhbeCheckpoints.TENSORS), new byte[] {1, 2, 3});
         try (Classifier m = load()) {
             Map<String, HostTensor> before = m.stateDict();
