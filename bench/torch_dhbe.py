@@ -223,10 +223,11 @@ def main():
             opt_s.step()
         opt_g.zero_grad()
         x = gen(torch.randn(b, args.nz))
-        t, r_bn = teacher_with_prior(x)
-        loss_g = -l1(student(x), t) + args.tv2 * tv2(x)
         if args.bn_prior:
-            loss_g = loss_g + args.bn_prior * r_bn
+            t, r_bn = teacher_with_prior(x)
+            loss_g = -l1(student(x), t) + args.tv2 * tv2(x) + args.bn_prior * r_bn
+        else:
+            loss_g = -l1(student(x), teacher(x)) + args.tv2 * tv2(x)
         loss_g.backward()
         opt_g.step()
         opt_p.zero_grad()

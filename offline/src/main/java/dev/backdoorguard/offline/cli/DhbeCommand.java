@@ -46,8 +46,10 @@ public final class DhbeCommand implements Callable<Integer> {
     @Option(names = "--profile", defaultValue = "full", paramLabel = "NAME",
             description = "Default sizes: full (15000 iterations, batch 256, ngf 64, nz 256, student lr 0.1) or cpu"
                     + " (1500 iterations, batch 64, ngf 16, nz 128, student lr 0.1: ~30 single-thread minutes for"
-                    + " cnn-small, but it did not keep the clean accuracy in any measured run, docs/BENCHMARKS.md"
-                    + " section 7) (default: ${DEFAULT-VALUE}).")
+                    + " cnn-small, but alone it did not keep the clean accuracy in any measured run; with the"
+                    + " --generator-warmup and --bn-prior deviations and --lr-student 0.01 it did,"
+                    + " docs/BENCHMARKS.md section 7.2b)"
+                    + " (default: ${DEFAULT-VALUE}).")
     String profile;
 
     @Option(names = "--iterations", paramLabel = "N",

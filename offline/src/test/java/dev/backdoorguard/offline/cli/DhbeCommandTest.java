@@ -102,15 +102,20 @@ class DhbeCommandTest {
     void theGeneratorPriorDeviationIsRecordedInTheReportAndSummary() throws Exception {
         Path out = tmp.resolve("m1-dhbe-prior");
         Run r = run(args(new String[] {"purify", "dhbe", "--model", model.toString(), "--out", out.toString()},
-                "--iterations", "2", "--generator-warmup", "5", "--bn-prior", "0.5"));
+                "--iterations", "2", "--generator-warmup", "40", "--bn-prior", "0.5"));
         assertThat(r.exit()).as(r.err()).isZero();
         JsonNode report = JSON.readTree(out.resolve("report.json").toFile());
-        assertThat(report.at("/config/generator_warmup").asInt()).isEqualTo(5);
+        assertThat(report.at("/config/generator_warmup").asInt()).isEqualTo(40);
         assertThat(report.at("/config/bn_prior").asDouble()).isEqualTo(0.5);
-        assertThat(report.at("/details/generator_warmup/steps").asInt()).isEqualTo(5);
-        assertThat(report.at("/details/generator_warmup/final_teacher_entropy").asDouble())
-                .isBetween(0.0, Math.log(10));
-        assertThat(r.out()).contains("generator warm-up 5 steps, BN prior 0.5: deviations");
+        JsonNode warmup = report.at("/details/generator_warmup");
+        System.out.println("generator warm-up on the test model: " + warmup);
+        assertThat(warmup.get("steps").asInt()).isEqualTo(40);
+        // what the warm-up is for: the backdoored teacher's labels of G's images spread over more classes
+        // (it starts near "all the target class"), while G's BN statistics approach the teacher's
+        assertThat(warmup.get("final_teacher_entropy").asDouble())
+                .isGreaterThan(warmup.get("first_teacher_entropy").asDouble()).isLessThanOrEqualTo(Math.log(10));
+        assertThat(warmup.get("final_bn_prior").asDouble()).isLessThan(warmup.get("first_bn_prior").asDouble());
+        assertThat(r.out()).contains("generator warm-up 40 steps, BN prior 0.5: deviations");
         assertThat(Bundles.sha256(model.resolve("weights.safetensors"))).isEqualTo(inputHash);
     }
 

@@ -91,6 +91,8 @@ public final class DhbePurifier implements Purifier {
                 DhbeCheckpoints.Saved saved = checkpoints.read();
                 start = restore(trainer, saved, teacherHash, losses, evaluations);
                 priorSeconds = saved.metadata().path("seconds").asDouble(0);
+                JsonNode savedWarmup = saved.metadata().path("generator_warmup");
+                warmup = savedWarmup.isObject() ? (ObjectNode) savedWarmup : null; // ran before the interruption
             } else {
                 if (evaluator != null) {
                     evaluations.add(evaluate(trainer, 0));
@@ -114,7 +116,7 @@ public final class DhbePurifier implements Purifier {
                 }
                 if (checkpoints.every() > 0 && done % checkpoints.every() == 0 && done < n) {
                     checkpoints.write(trainer.tensors(), metadata(trainer, done, teacherHash, losses, evaluations,
-                            priorSeconds + (System.nanoTime() - began) / 1e9));
+                            warmup, priorSeconds + (System.nanoTime() - began) / 1e9));
                     written.add(done);
                     listener.onCheckpoint(done, checkpoints.dir());
                 }
@@ -180,16 +182,19 @@ public final class DhbePurifier implements Purifier {
             return null;
         }
         long t0 = System.nanoTime();
+        double[] first = null;
         double[] last = null;
         try (TorchAdam optimizer = trainer.warmupOptimizer()) {
             for (int step = 0; step < steps; step++) {
                 last = trainer.warmupStep(optimizer, step);
+                first = first == null ? last : first;
                 listener.onWarmup(step + 1, steps, last[0], last[1], (System.nanoTime() - t0) / 1e9);
             }
         }
         ObjectNode out = JSON.createObjectNode();
-        out.put("steps", steps).put("seconds", (System.nanoTime() - t0) / 1e9).put("final_bn_prior", last[0])
-                .put("final_teacher_entropy", last[1]);
+        out.put("steps", steps).put("seconds", (System.nanoTime() - t0) / 1e9)
+                .put("first_bn_prior", first[0]).put("final_bn_prior", last[0])
+                .put("first_teacher_entropy", first[1]).put("final_teacher_entropy", last[1]);
         return out;
     }
 
@@ -203,9 +208,12 @@ public final class DhbePurifier implements Purifier {
     }
 
     private ObjectNode metadata(DhbeTrainer trainer, int done, String teacherHash, float[][] losses,
-            List<ObjectNode> evaluations, double seconds) {
+            List<ObjectNode> evaluations, ObjectNode warmup, double seconds) {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("iteration", done);
+        if (warmup != null) {
+            meta.set("generator_warmup", warmup); // so a resumed run's report still has it
+        }
         meta.put("teacher_weights_fingerprint", teacherHash);
         meta.put("seconds", seconds);
         meta.set("config", config.toJson());

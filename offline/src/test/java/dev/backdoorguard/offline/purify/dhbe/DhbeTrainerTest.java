@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.model.Classifier;
@@ -42,10 +44,17 @@ class DhbeTrainerTest {
 
     @Test
     void generatorStepsLeaveNoGradientInTheStudentAndTheStudentStepEqualsOneComputedAlone() throws Exception {
+        // the reference, and the --bn-prior deviation, whose generator step adds the teacher's BN prior
+        for (DhbeConfig c : List.of(config(10, 1), withPrior(config(10, 1), new DhbeConfig.GeneratorPrior(0, 1.0)))) {
+            generatorStepsLeaveNoGradientInTheStudent(c);
+        }
+    }
+
+    private void generatorStepsLeaveNoGradientInTheStudent(DhbeConfig c) throws Exception {
         for (boolean patchStep : new boolean[] {false, true}) {
             try (Classifier a = load(); Classifier b = load();
-                    DhbeTrainer leaky = new DhbeTrainer(a, config(10, 1));
-                    DhbeTrainer alone = new DhbeTrainer(b, config(10, 1))) {
+                    DhbeTrainer leaky = new DhbeTrainer(a, c);
+                    DhbeTrainer alone = new DhbeTrainer(b, c)) {
                 if (patchStep) {
                     leaky.patchStep(0);
                 } else {
@@ -175,8 +184,15 @@ class DhbeTrainerTest {
             assertThat(trainer.tensors().get("generator/l1.weight").floats()).isNotEqualTo(g0);
             // the descent goes the right way: the images' BN statistics moved towards the teacher's
             assertThat(last[0]).isLessThan(first[0]);
+            // (this fixture's teacher already spreads noise images evenly, entropy ≈ ln 10; that the
+            // warm-up raises a backdoored teacher's entropy is checked in DhbeCommandTest)
             assertThat(last[1]).isBetween(0.0, Math.log(10) + 1e-6);
-            // neither network being distilled moved: the student is untouched, the teacher frozen
+            // neither network being distilled moved or received a gradient: the student is not in the
+            // graph, the teacher is frozen
+            for (Parameter p : trainer.studentParameters()) {
+                assertThat(p.getArray().getGradient().abs().sum().getFloat()).as(p.getName()).isZero();
+            }
+            assertThat(trainer.teacher().parameters().get("features.0.weight").getArray().hasGradient()).isFalse();
             Map<String, HostTensor> teacher = trainer.teacher().stateDict();
             Map<String, HostTensor> after = s.stateDict();
             for (String key : student.keySet()) {
@@ -229,6 +245,9 @@ class DhbeTrainerTest {
             }).purify(m, PurificationData.none());
             assertThat(resumedIterations).containsExactly(4, 5, 6);
             assertThat(report.details().get("resumed_from_iteration").asInt()).isEqualTo(3);
+            // the warm-up ran before the interruption; its record comes through the checkpoint
+            assertThat(report.details().path("generator_warmup").path("steps").asInt())
+                    .isEqualTo(config.prior().warmupSteps());
             assertThat(report.details().get("losses")).hasSize(6);
             Map<String, HostTensor> resumed = m.stateDict();
             for (String key : uninterrupted.keySet()) {
@@ -254,6 +273,15 @@ class DhbeTrainerTest {
                     .purify(m, PurificationData.none());
         }
         DhbeCheckpoints resume = new DhbeCheckpoints(dir, 2, true);
+        // a checkpoint written before --student-bn, --generator-warmup and --bn-prior existed ran the
+        // reference: it resumes a reference run and refuses a deviating one
+        Path meta = dir.resolve(DhbeCheckpoints.META);
+        ObjectNode saved = (ObjectNode) new ObjectMapper().readTree(meta.toFile());
+        ((ObjectNode) saved.get("config")).remove(List.of("student_bn", "generator_warmup", "bn_prior"));
+        Files.writeString(meta, saved.toString());
+        resume.checkResumable(config(4, 3));
+        assertThatThrownBy(() -> resume.checkResumable(withPrior(config(4, 3), new DhbeConfig.GeneratorPrior(0, 1))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bn_prior 0.0 -> 1.0");
         assertThatThrownBy(() -> resume.checkResumable(new DhbeConfig(4, 16, 4, 8, 8, 5, 0.05, 1e-3, 1e-3, 0.1, 1e-4,
                 3))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batch_size 8 -> 16");
         resume.checkResumable(config(4, 3));
