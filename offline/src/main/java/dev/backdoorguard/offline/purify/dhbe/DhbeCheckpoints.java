@@ -6,7 +6,10 @@ import dev.backdoorguard.core.bundle.HostTensor;
 import dev.backdoorguard.core.bundle.SafeTensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,9 +90,9 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
 
     /** Settings added after the checkpoint format, with the reference value older checkpoints ran. */
     private static final Map<String, JsonNode> ADDED_LATER = Map.of(
-            "student_bn", com.fasterxml.jackson.databind.node.TextNode.valueOf(DhbeConfig.StudentBn.TRAIN.label()),
-            "generator_warmup", com.fasterxml.jackson.databind.node.IntNode.valueOf(0),
-            "bn_prior", com.fasterxml.jackson.databind.node.DoubleNode.valueOf(0));
+            "student_bn", TextNode.valueOf(DhbeConfig.StudentBn.TRAIN.label()),
+            "generator_warmup", IntNode.valueOf(0),
+            "bn_prior", DoubleNode.valueOf(0));
 
     /** The settings that differ between this run and a checkpoint, as "name saved -> now". */
     static List<String> mismatches(ObjectNode now, JsonNode saved) {
