@@ -4,29 +4,32 @@
 // line, the draw of --clean-fraction F) and the re-initialised head (weight row-major, then bias, one
 // value per line). Usage (after mvn package):
 //   java -Dai.djl.offline=true -cp 'offline/target/guard-offline.jar:offline/target/lib/*' \
-//       bench/FstDraw.java SEED HEAD_INPUTS OUT_DIR [CLEAN_FRACTION=0.02] [DATA_DIR]
-// HEAD_INPUTS is the head's input size d (report.json config.head_inputs: 128 for cnn-small, 8 x width
-// for preact-resnet18). Writes OUT_DIR/clean-indices.txt and OUT_DIR/head-init.txt.
+//       bench/FstDraw.java SEED MODEL_DIR OUT_DIR [CLEAN_FRACTION=0.02] [DATA_DIR]
+// The number of classes and the head's input size come from MODEL_DIR/model.json, as in the tool.
+// Writes OUT_DIR/clean-indices.txt and OUT_DIR/head-init.txt.
+import dev.backdoorguard.core.arch.Architectures;
+import dev.backdoorguard.core.bundle.ModelJson;
+import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.data.Subsets;
 import dev.backdoorguard.offline.purify.fst.FstPurifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 public class FstDraw {
     public static void main(String[] a) throws Exception {
         if (a.length < 3) {
-            System.err.println("usage: FstDraw SEED HEAD_INPUTS OUT_DIR [CLEAN_FRACTION] [DATA_DIR]");
+            System.err.println("usage: FstDraw SEED MODEL_DIR OUT_DIR [CLEAN_FRACTION] [DATA_DIR]");
             System.exit(2);
         }
         long seed = Long.parseLong(a[0]);
-        int d = Integer.parseInt(a[1]);
+        ModelSpec spec = ModelJson.read(Path.of(a[1]).resolve("model.json"));
+        int d = Architectures.standard().forSpec(spec).headInputs().apply(spec);
+        int classes = spec.numClasses();
         Path out = Files.createDirectories(Path.of(a[2]));
         double fraction = a.length > 3 ? Double.parseDouble(a[3]) : 0.02;
         Path dataDir = Datasets.resolveDirectory(a.length > 4 ? Path.of(a[4]) : null, System.getenv());
-        int classes = 10;
         ImageDataset train = Datasets.load(dataDir, Datasets.Split.TRAIN, classes);
         int perClass = Subsets.perClassFor(fraction, train.size(), classes);
         StringBuilder indices = new StringBuilder();

@@ -7,22 +7,21 @@
 # single seed cannot compare the tools where ASR lands half-way (ft, ft-init, fe-tuning), because
 # there the run-to-run spread of one tool is larger than the difference under test.
 # Usage (after mvn package): [SEEDS="0 1 2 3 4"] [MODES="ft ft-init fe-tuning"] [THREADS=1] \
-#     bench/fst_seed_sweep.sh MODEL_DIR TRIGGER HEAD_INPUTS OUT_DIR
-#   HEAD_INPUTS: the head's input size (128 for cnn-small, 8 x width for preact-resnet18).
+#     bench/fst_seed_sweep.sh MODEL_DIR TRIGGER OUT_DIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ $# -ne 4 ]; then
-  sed -n '2,11p' "$0" >&2
+if [ $# -ne 3 ]; then
+  sed -n '2,10p' "$0" >&2
   exit 2
 fi
-model="$1"; trigger="$2"; head_inputs="$3"; out="$4"
+model="$1"; trigger="$2"; out="$3"
 seeds="${SEEDS:-0 1 2 3 4}"; modes="${MODES:-ft ft-init fe-tuning}"; threads="${THREADS:-1}"
 mkdir -p "$out"
 export GUARD_JAVA_OPTS="-Dai.djl.pytorch.num_threads=$threads -Dai.djl.pytorch.num_interop_threads=1"
 for seed in $seeds; do
   draw="$out/draw$seed"
   java -Dai.djl.offline=true -cp "$here/offline/target/guard-offline.jar:$here/offline/target/lib/*" \
-    "$here/bench/FstDraw.java" "$seed" "$head_inputs" "$draw" >&2
+    "$here/bench/FstDraw.java" "$seed" "$model" "$draw" >&2
   for mode in $modes; do
     head=()  # the head is re-drawn only by these modes; torch_fst.py refuses --head-init otherwise
     case "$mode" in fst|ft-init|fe-tuning) head=(--head-init "$draw/head-init.txt") ;; esac
@@ -43,16 +42,17 @@ def after(mode, seed, tool):
     return 100 * a["acc"], 100 * a["asr"]
 def spread(xs):
     return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
-print("| mode | tool | ASR after per seed (" + ", ".join(seeds) + ") | ASR mean ± sd | ACC mean ± sd |")
-print("|---|---|---|---|---|")
+print("| mode | tool | ASR after per seed (" + ", ".join(seeds) + ") | ASR mean ± sd | ACC after per seed | ACC mean ± sd |")
+print("|---|---|---|---|---|---|")
 for m in modes:
     means = {}
     for tool, label in [("djl", "guard (DJL)"), ("torch", "PyTorch ref")]:
         runs = [after(m, s, tool) for s in seeds]
         acc, asr = [a for a, _ in runs], [b for _, b in runs]
         means[tool] = (statistics.mean(acc), statistics.mean(asr))
-        print(f"| {m} | {label} | {', '.join(f'{x:.2f}' for x in asr)} | {spread(asr)} | {spread(acc)} |")
+        print(f"| {m} | {label} | {', '.join(f'{x:.2f}' for x in asr)} | {spread(asr)} | "
+              f"{', '.join(f'{x:.2f}' for x in acc)} | {spread(acc)} |")
     d_acc = means["djl"][0] - means["torch"][0]
     d_asr = means["djl"][1] - means["torch"][1]
-    print(f"| {m} | difference of the means (DJL − PyTorch) | | {d_asr:+.2f} | {d_acc:+.2f} |")
+    print(f"| {m} | difference of the means (DJL − PyTorch) | | {d_asr:+.2f} | | {d_acc:+.2f} |")
 PY
