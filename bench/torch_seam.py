@@ -14,6 +14,15 @@ with the same defaults, sets and stop rules as the Java tool:
     (0.98 x pre-SEAM held-out accuracy) or, when e > 50, acc < best - 1e-3; stop at patience 0 or 300 epochs;
   the last model is kept.
 
+--recipe orthoglinear (an experiment, not in the Java tool) runs instead the SEAM of the independent study whose
+CIFAR-10 numbers give the issue's target (KaiyuanZh/OrthogLinearBackdoor seam.py; specs/dhbe-seam.md §B.4 and §B.7):
+  forget: SGD(lr 1e-2, momentum 0.9, wd 5e-4), batch 128, labels uniform over all K classes (the true one included),
+    until the accuracy of the epoch's own training predictions (before each step, against the true labels) is < 0.2;
+  recover: the SAME optimiser (momentum kept), 10 epochs, lr divided by 10 every 2 epochs, batch 128; no stop rule,
+    no held-out set (the sets are still this script's: forget inside recovery, held-out left unused).
+--batch-size is ignored by this recipe. With the default 0.1% forget set (60 images) a forget epoch is one SGD step.
+--max-epochs caps its forget phase; if the bound is not reached the run still recovers and reports converged: false.
+
 The draws use torch's generator, so the image sets and batches are not the Java tool's: compare
 statistically. purify_seconds covers both phases including the per-epoch held-out evaluations (as the
 Java tool's does). Prints progress (stderr with --json) and a final JSON line.
@@ -68,6 +77,60 @@ def run_epoch(model, opt, x, y, args, mean_t, std_t, g, relabel_k=None):
         opt.step()
         total += loss.item()
     return total / steps
+
+
+def seam_orthoglinear(model, sets, args, mean_t, std_t, g, log, k):
+    """The independent study's SEAM (module docstring); returns the same report shape as seam()."""
+    _, _, xr, yr, xf, yf = sets
+    batch, lr = 128, 1e-2
+    t_start = time.perf_counter()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    curve, forgotten = [], False
+    for epoch in range(1, args.max_epochs + 1):
+        model.train()
+        perm, correct, total = torch.randperm(xf.shape[0], generator=g), 0, 0.0
+        for s in range(0, xf.shape[0], batch):
+            idx = perm[s:s + batch]
+            xb = (augment(xf[idx], args.pad, False, g) - mean_t) / std_t
+            out = model(xb)
+            loss = F.cross_entropy(out, torch.randint(0, k, idx.shape, generator=g))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            correct += int((out.argmax(1) == yf[idx]).sum())
+            total += loss.item()
+        acc = correct / xf.shape[0]
+        curve.append({"epoch": epoch, "lr": lr, "loss": total / math.ceil(xf.shape[0] / batch), "train_accuracy": acc})
+        log(f"forget epoch {epoch}: training-prediction accuracy {100 * acc:.2f}%")
+        if acc < 0.2:
+            forgotten = True
+            break
+    t_forget = time.perf_counter() - t_start
+    rcurve, t_rec = [], time.perf_counter()
+    for e in range(10):
+        if e > 0 and e % 2 == 0:
+            lr /= 10
+            for group in opt.param_groups:
+                group["lr"] = lr
+        model.train()
+        perm, total = torch.randperm(xr.shape[0], generator=g), 0.0
+        for s in range(0, xr.shape[0], batch):
+            idx = perm[s:s + batch]
+            loss = F.cross_entropy(model((augment(xr[idx], args.pad, False, g) - mean_t) / std_t), yr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        total /= math.ceil(xr.shape[0] / batch)
+        rcurve.append({"epoch": e + 1, "lr": lr, "loss": total})
+        log(f"recover epoch {e + 1} (lr {lr:g}): loss {total:.4f}")
+    model.eval()
+    return {"recipe": "orthoglinear",
+            "forget": {"attempts": [{"lr": 1e-2, "epochs": len(curve), "reached": forgotten}], "converged": forgotten,
+                       "epochs": len(curve), "lr": 1e-2, "seconds": round(t_forget, 3),
+                       "curve": curve},
+            "recover": {"epochs": len(rcurve), "seconds": round(time.perf_counter() - t_rec, 3), "curve": rcurve},
+            "purify_seconds": round(time.perf_counter() - t_start, 3)}
 
 
 def seam(model, sets, args, mean_t, std_t, g, log, k):
@@ -147,6 +210,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (2)")
     ap.add_argument("--data-dir", default=None, help="IDX folder (default $GUARD_DATA_DIR or Debian's)")
     ap.add_argument("--out", default=None, metavar="DIR", help="write the purified bundle here")
+    ap.add_argument("--recipe", choices=("official", "orthoglinear"), default="official",
+                    help="official: the authors' CIFAR settings (default); orthoglinear: the independent study's SEAM")
     ap.add_argument("--json", action="store_true", help="stdout holds only the final JSON line")
     args = ap.parse_args()
     args.ladder = [] if args.forget_lr_ladder == "none" else [float(v) for v in args.forget_lr_ladder.split(",")]
@@ -186,7 +251,8 @@ def main():
     log(f"model {args.model}: held-out {sets[0].shape[0]}, recovery {xr.shape[0]}, forget {sets[4].shape[0]} images")
     g = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    result = seam(model, sets, args, mean_t, std_t, g, log, k)
+    run = seam_orthoglinear if args.recipe == "orthoglinear" else seam
+    result = run(model, sets, args, mean_t, std_t, g, log, k)
     after = evaluate()
     fidelity = (after["acc"] - after["asr"]) / before["acc"]
     if args.out:
