@@ -3,14 +3,18 @@
 #   1. the raw forward pass of the served model (ModelGuard.predict in a loop from the server's two
 #      worker threads with its PyTorch thread settings, no server), guard off and on, at batch 1, 8
 #      and 32 (the server's max batch);
-#   2. guard serve on the same bundle, driven by guard bench (closed loop, one Fashion-MNIST image per
-#      request, 10% badnets-triggered) at concurrency 1, 8 and 64, guard mode off and flag; the mean
+#   2. guard serve on the same bundle, driven by guard bench (closed loop, ITEMS Fashion-MNIST images per
+#      request, 10% badnets-triggered) at CONCURRENCIES (default 1, 8 and 64), guard mode off and flag; the mean
 #      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
 #      the CPU the server used in each measured window (sampled from /proc) and the load generator used,
 #      so that throughput can also be compared per core with the raw pass;
-#   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64 with the server's resident memory sampled.
+#   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64, one image per request, with the server's
+#      resident memory sampled.
 # Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
-#   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1)
+#   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1),
+#        ITEMS (guard bench --batch: images per request, default 1), CONCURRENCIES (default "1 8 64");
+#        e.g. ITEMS=8 CONCURRENCIES=8 keeps 64 images in flight, as concurrency 64 does with one per
+#        request, with an eighth of the requests: what the per-request cost is, at the same load.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
@@ -45,11 +49,11 @@ server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / h
 while kill -0 "$pid" 2>/dev/null; do echo "$(date +%s.%N) $(server_cpu 2>/dev/null)"; sleep 0.5; done \
   > "$out/server-cpu.txt" &
 TIMEFORMAT='%R %U %S'   # bash's `time`: wall, user and system seconds of the load generator
-for c in 1 8 64; do
+for c in ${CONCURRENCIES:-1 8 64}; do
   for mode in off flag; do
     read -r s0 c0 < <(batch_stats)
     { time "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
-      --connections "${CONNECTIONS:-1}" \
+      --connections "${CONNECTIONS:-1}" --batch "${ITEMS:-1}" \
       --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"; } \
       2> "$out/client-time-c$c-$mode.txt"
     t1="$(date +%s.%N)"; sleep 1   # one more CPU sample after the run

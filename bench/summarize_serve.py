@@ -28,7 +28,9 @@ def nearest_raw(batch, guarded):
 print("\n| concurrency | guard | items/s | p50 ms | p99 ms | errors | mean batch | raw forward at that batch (plain / guarded) | ratio (to plain / to guarded) | flag rate clean / triggered |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 rows = {}
-for c in (1, 8, 64):
+# the concurrencies this run measured (serve_matrix.sh's CONCURRENCIES)
+levels = sorted({int(m.group(1)) for m in (re.match(r"bench-c(\d+)-(off|flag)\.json$", f) for f in os.listdir(out)) if m})
+for c in levels:
     for mode in ("off", "flag"):
         f = os.path.join(out, f"bench-c{c}-{mode}.json")
         if not os.path.exists(f):
@@ -45,7 +47,7 @@ for c in (1, 8, 64):
               f"| {g['clean_flag_rate']:.3f} / {g['triggered_flag_rate']:.3f} |")
 print("\n| concurrency | guard on / guard off throughput |")
 print("|---|---|")
-for c in (1, 8, 64):
+for c in levels:
     if (c, "off") in rows and (c, "flag") in rows:
         print(f"| {c} | {rows[(c, 'flag')]['items_per_second'] / rows[(c, 'off')]['items_per_second']:.3f} |")
 # Per core: the load generator runs on the same cores, so the server gets only part of them. Items per
