@@ -17,6 +17,7 @@ fi
 model="$1"; trigger="$2"; out="$3"
 seeds="${SEEDS:-0 1 2 3 4}"; modes="${MODES:-ft ft-init fe-tuning}"; threads="${THREADS:-1}"
 mkdir -p "$out"
+failed() { echo "fst_seed_sweep: a run failed; the end of $1:" >&2; tail -n 5 "$1" >&2; exit 1; }
 export GUARD_JAVA_OPTS="-Dai.djl.pytorch.num_threads=$threads -Dai.djl.pytorch.num_interop_threads=1"
 for seed in $seeds; do
   draw="$out/draw$seed"
@@ -26,10 +27,12 @@ for seed in $seeds; do
     head=()  # the head is re-drawn only by these modes; torch_fst.py refuses --head-init otherwise
     case "$mode" in fst|ft-init|fe-tuning) head=(--head-init "$draw/head-init.txt") ;; esac
     "$here/bin/guard" purify fst --mode "$mode" --seed "$seed" --model "$model" --out "$out/$mode-s$seed-djl" \
-      --force --eval-trigger "$trigger" --json 2>/dev/null > "$out/$mode-s$seed-djl.json"
+      --force --eval-trigger "$trigger" --json 2> "$out/$mode-s$seed-djl.log" > "$out/$mode-s$seed-djl.json" \
+      || failed "$out/$mode-s$seed-djl.log"
     /usr/bin/python3 "$here/bench/torch_fst.py" --mode "$mode" --seed "$seed" --model "$model" \
-      --clean-indices "$draw/clean-indices.txt" "${head[@]}" \
-      --eval-trigger "$trigger" --threads "$threads" --json 2>/dev/null | tail -n 1 > "$out/$mode-s$seed-torch.json"
+      --clean-indices "$draw/clean-indices.txt" "${head[@]}" --eval-trigger "$trigger" --threads "$threads" \
+      --json 2> "$out/$mode-s$seed-torch.log" | tail -n 1 > "$out/$mode-s$seed-torch.json" \
+      || failed "$out/$mode-s$seed-torch.log"
     echo "$(date -u +%H:%M:%S) seed $seed $mode done" >&2
   done
 done

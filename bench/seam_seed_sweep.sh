@@ -18,16 +18,19 @@ fi
 model="$1"; trigger="$2"; out="$3"; shift 3
 seeds="${SEEDS:-0 1 2 3 4}"; threads="${THREADS:-1}"
 mkdir -p "$out"
+failed() { echo "seam_seed_sweep: a run failed; the end of $1:" >&2; tail -n 5 "$1" >&2; exit 1; }
 for seed in $seeds; do
   if [ ! -s "$out/s$seed-djl.json" ]; then
     GUARD_JAVA_OPTS="-Dai.djl.pytorch.num_threads=$threads -Dai.djl.pytorch.num_interop_threads=1" \
       "$here/bin/guard" purify seam --model "$model" --seed "$seed" --out "$out/s$seed-djl" --force \
-      --eval-trigger "$trigger" --json "$@" 2> "$out/s$seed-djl.log" > "$out/s$seed-djl.json.part"
+      --eval-trigger "$trigger" --json "$@" 2> "$out/s$seed-djl.log" > "$out/s$seed-djl.json.part" \
+      || failed "$out/s$seed-djl.log"
     mv "$out/s$seed-djl.json.part" "$out/s$seed-djl.json"
   fi
   if [ ! -s "$out/s$seed-torch.json" ]; then
     /usr/bin/python3 "$here/bench/torch_seam.py" --model "$model" --seed "$seed" --eval-trigger "$trigger" \
-      --threads "$threads" --json "$@" 2> "$out/s$seed-torch.log" | tail -n 1 > "$out/s$seed-torch.json.part"
+      --threads "$threads" --json "$@" 2> "$out/s$seed-torch.log" | tail -n 1 > "$out/s$seed-torch.json.part" \
+      || failed "$out/s$seed-torch.log"
     mv "$out/s$seed-torch.json.part" "$out/s$seed-torch.json"
   fi
   echo "$(date -u +%H:%M:%S) seed $seed done" >&2
