@@ -7,29 +7,31 @@
 # single seed cannot compare the tools where ASR lands half-way (ft, ft-init, fe-tuning), because
 # there the run-to-run spread of one tool is larger than the difference under test.
 # Usage (after mvn package): [SEEDS="0 1 2 3 4"] [MODES="ft ft-init fe-tuning"] [THREADS=1] \
-#     bench/fst_seed_sweep.sh MODEL_DIR TRIGGER OUT_DIR
+#     [ALPHA=0.2] [EPOCHS=10] [FRACTION=0.02] bench/fst_seed_sweep.sh MODEL_DIR TRIGGER OUT_DIR
+#   ALPHA, EPOCHS and FRACTION (--alpha, --epochs, --clean-fraction) go to both tools and to the draw.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ $# -ne 3 ]; then
-  sed -n '2,10p' "$0" >&2
+  sed -n '2,11p' "$0" >&2
   exit 2
 fi
 model="$1"; trigger="$2"; out="$3"
 seeds="${SEEDS:-0 1 2 3 4}"; modes="${MODES:-ft ft-init fe-tuning}"; threads="${THREADS:-1}"
+settings=(--alpha "${ALPHA:-0.2}" --epochs "${EPOCHS:-10}" --clean-fraction "${FRACTION:-0.02}")
 mkdir -p "$out"
 failed() { echo "fst_seed_sweep: a run failed; the end of $1:" >&2; tail -n 5 "$1" >&2; exit 1; }
 export GUARD_JAVA_OPTS="-Dai.djl.pytorch.num_threads=$threads -Dai.djl.pytorch.num_interop_threads=1"
 for seed in $seeds; do
   draw="$out/draw$seed"
   java -Dai.djl.offline=true -cp "$here/offline/target/guard-offline.jar:$here/offline/target/lib/*" \
-    "$here/bench/FstDraw.java" "$seed" "$model" "$draw" >&2
+    "$here/bench/FstDraw.java" "$seed" "$model" "$draw" "${FRACTION:-0.02}" >&2
   for mode in $modes; do
     head=()  # the head is re-drawn only by these modes; torch_fst.py refuses --head-init otherwise
     case "$mode" in fst|ft-init|fe-tuning) head=(--head-init "$draw/head-init.txt") ;; esac
-    "$here/bin/guard" purify fst --mode "$mode" --seed "$seed" --model "$model" --out "$out/$mode-s$seed-djl" \
+    "$here/bin/guard" purify fst --mode "$mode" "${settings[@]}" --seed "$seed" --model "$model" --out "$out/$mode-s$seed-djl" \
       --force --eval-trigger "$trigger" --json 2> "$out/$mode-s$seed-djl.log" > "$out/$mode-s$seed-djl.json" \
       || failed "$out/$mode-s$seed-djl.log"
-    /usr/bin/python3 "$here/bench/torch_fst.py" --mode "$mode" --seed "$seed" --model "$model" \
+    /usr/bin/python3 "$here/bench/torch_fst.py" --mode "$mode" "${settings[@]}" --seed "$seed" --model "$model" \
       --clean-indices "$draw/clean-indices.txt" "${head[@]}" --eval-trigger "$trigger" --threads "$threads" \
       --json 2> "$out/$mode-s$seed-torch.log" | tail -n 1 > "$out/$mode-s$seed-torch.json" \
       || failed "$out/$mode-s$seed-torch.log"
