@@ -73,12 +73,20 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    /** Loads {@code model.json} and {@code weights.safetensors} from a bundle directory, strictly. */
-    public static Classifier load(Path bundle, Architectures registry) throws IOException {
+    /**
+     * Reads a bundle directory's {@code model.json} alone, strictly: what a command needs to know before it
+     * loads data (the number of classes, the image size), without loading the weights.
+     */
+    public static ModelSpec readSpec(Path bundle) throws IOException {
         if (!Files.isDirectory(bundle)) {
             throw new BundleException(bundle + ": model bundle directory not found");
         }
-        ModelSpec spec = ModelJson.read(bundle.resolve(MODEL_JSON));
+        return ModelJson.read(bundle.resolve(MODEL_JSON));
+    }
+
+    /** Loads {@code model.json} and {@code weights.safetensors} from a bundle directory, strictly. */
+    public static Classifier load(Path bundle, Architectures registry) throws IOException {
+        ModelSpec spec = readSpec(bundle);
         Architecture architecture;
         try {
             architecture = registry.forSpec(spec);

@@ -1,6 +1,5 @@
 package dev.backdoorguard.offline.cli;
 
-import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.model.Classifier;
@@ -12,7 +11,6 @@ import dev.backdoorguard.offline.purify.dhbe.DhbeProfile;
 import dev.backdoorguard.offline.purify.dhbe.DhbePurifier;
 import dev.backdoorguard.offline.purify.dhbe.Generators;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -166,10 +164,7 @@ public final class DhbeCommand implements Callable<Integer> {
                         + ".dhbe-checkpoint");
         DhbeCheckpoints checkpoints = new DhbeCheckpoints(dir, checkpointEvery, resume);
         run.checkOutput();
-        if (!Files.isDirectory(run.model)) {
-            throw new dev.backdoorguard.core.bundle.BundleException(run.model + ": model bundle directory not found");
-        }
-        ModelSpec model = ModelJson.read(run.model.resolve(Classifier.MODEL_JSON));
+        ModelSpec model = Classifier.readSpec(run.model);
         Generators.checkImageSize(model.height(), model.imageWidth());
         if (patchSize > model.height()) {
             throw new IllegalArgumentException("--patch-size " + patchSize + " is larger than the " + model.height() + "x"

@@ -1,6 +1,5 @@
 package dev.backdoorguard.offline.cli;
 
-import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.data.Augmentation;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.PurificationData;
@@ -66,10 +65,7 @@ public final class FstCommand implements Callable<Integer> {
         FstConfig config = new FstConfig(FstMode.parse(mode), alpha, epochs, batchSize, learningRate,
                 new Augmentation(padding, !noFlip), run.seed);
         run.checkOutput();
-        if (!java.nio.file.Files.isDirectory(run.model)) {
-            throw new dev.backdoorguard.core.bundle.BundleException(run.model + ": model bundle directory not found");
-        }
-        int classes = ModelJson.read(run.model.resolve(Classifier.MODEL_JSON)).numClasses();
+        int classes = Classifier.readSpec(run.model).numClasses();
         PurificationData data = clean.load(run.data, classes, run.seed);
         return run.execute(new FstPurifier(config, ConsoleProgress.stderr("fst")), data, null, Map.of(),
                 spec.commandLine().getOut());

@@ -1,14 +1,11 @@
 package dev.backdoorguard.offline.cli;
 
-import dev.backdoorguard.core.bundle.BundleException;
-import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.data.Augmentation;
 import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.PurificationData;
 import dev.backdoorguard.offline.purify.seam.LabelSampling;
 import dev.backdoorguard.offline.purify.seam.SeamConfig;
 import dev.backdoorguard.offline.purify.seam.SeamPurifier;
-import java.nio.file.Files;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -151,10 +148,7 @@ public final class SeamCommand implements Callable<Integer> {
                 recoverTarget == null ? Double.NaN : recoverTarget, recoverTargetRatio, patience, plateauAfter,
                 maxEpochs, new Augmentation(padding, flip), allowUnconverged, withReplacement, run.seed);
         run.checkOutput();
-        if (!Files.isDirectory(run.model)) {
-            throw new BundleException(run.model + ": model bundle directory not found");
-        }
-        int classes = ModelJson.read(run.model.resolve(Classifier.MODEL_JSON)).numClasses();
+        int classes = Classifier.readSpec(run.model).numClasses();
         PurificationData data = CleanDataOptions.load(run.data, cleanFraction, classes, run.seed);
         if (trackAsr && run.evalTrigger == null) {
             throw new IllegalArgumentException("--track-asr needs --eval-trigger");
