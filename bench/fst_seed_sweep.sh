@@ -8,7 +8,7 @@
 # there the run-to-run spread of one tool is larger than the difference under test.
 # Usage (after mvn package): [SEEDS="0 1 2 3 4"] [MODES="ft ft-init fe-tuning"] [THREADS=1] \
 #     [ALPHA=0.2] [EPOCHS=10] [FRACTION=0.02] bench/fst_seed_sweep.sh MODEL_DIR TRIGGER OUT_DIR
-#   ALPHA, EPOCHS and FRACTION (--alpha, --epochs, --clean-fraction) go to both tools and to the draw.
+#   ALPHA, EPOCHS and FRACTION (--alpha, --epochs, --clean-fraction) go to both tools; FRACTION also to the draw.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ $# -ne 3 ]; then
