@@ -57,15 +57,17 @@ def holdout_accuracy(model, x, y, mean_t, std_t):
     return correct / x.shape[0]
 
 
-def run_epoch(model, opt, x, y, args, mean_t, std_t, g, relabel_k=None):
-    """One shuffled pass (last batch kept), train mode; relabel_k: draw random wrong labels for K classes."""
+def run_epoch(model, opt, x, y, args, mean_t, std_t, g, relabel_k=None, batch_size=None):
+    """One shuffled pass (last batch kept), train mode; relabel_k: draw random wrong labels for K classes;
+    batch_size: default args.batch_size."""
     model.train()
     n = x.shape[0]
+    batch = batch_size or args.batch_size
     perm = torch.randperm(n, generator=g)
     total = 0.0
-    steps = math.ceil(n / args.batch_size)
+    steps = math.ceil(n / batch)
     for s in range(steps):
-        idx = perm[s * args.batch_size:(s + 1) * args.batch_size]
+        idx = perm[s * batch:(s + 1) * batch]
         xb = (augment(x[idx], args.pad, False, g) - mean_t) / std_t
         yb = y[idx]
         if relabel_k is not None:
@@ -112,16 +114,7 @@ def seam_orthoglinear(model, sets, args, mean_t, std_t, g, log, k):
             lr /= 10
             for group in opt.param_groups:
                 group["lr"] = lr
-        model.train()
-        perm, total = torch.randperm(xr.shape[0], generator=g), 0.0
-        for s in range(0, xr.shape[0], batch):
-            idx = perm[s:s + batch]
-            loss = F.cross_entropy(model((augment(xr[idx], args.pad, False, g) - mean_t) / std_t), yr[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        total /= math.ceil(xr.shape[0] / batch)
+        total = run_epoch(model, opt, xr, yr, args, mean_t, std_t, g, batch_size=batch)
         rcurve.append({"epoch": e + 1, "lr": lr, "loss": total})
         log(f"recover epoch {e + 1} (lr {lr:g}): loss {total:.4f}")
     model.eval()
