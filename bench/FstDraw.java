@@ -8,11 +8,11 @@
 // The number of classes and the head's input size come from MODEL_DIR/model.json, as in the tool.
 // Writes OUT_DIR/clean-indices.txt and OUT_DIR/head-init.txt.
 import dev.backdoorguard.core.arch.Architectures;
-import dev.backdoorguard.core.bundle.ModelJson;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.data.Subsets;
+import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.fst.FstPurifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +24,7 @@ public class FstDraw {
             System.exit(2);
         }
         long seed = Long.parseLong(a[0]);
-        ModelSpec spec = ModelJson.read(Path.of(a[1]).resolve("model.json"));
+        ModelSpec spec = Classifier.readSpec(Path.of(a[1]));
         int d = Architectures.standard().forSpec(spec).headInputs().apply(spec);
         int classes = spec.numClasses();
         Path out = Files.createDirectories(Path.of(a[2]));
