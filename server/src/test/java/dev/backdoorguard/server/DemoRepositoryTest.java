@@ -155,6 +155,8 @@ class DemoRepositoryTest {
         DetectorInfoResponse info = guard.detectorInfo(DetectorInfoRequest.newBuilder().setModelName(BACKDOORED).build());
         assertThat(info.getPresent()).isTrue();
         assertThat(info.getMethod()).isEqualTo("critical-layer");
+        // The demo's detector.json predates the score field: read as the specified cosine sum.
+        assertThat(info.getScore()).isEqualTo("cosine-sum");
         assertThat(info.getClassesCount()).isEqualTo(10);
     }
 }

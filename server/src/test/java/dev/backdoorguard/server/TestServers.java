@@ -149,8 +149,8 @@ final class TestServers {
 
         @Override
         public Optional<DetectorSummary> detector() {
-            return Optional.of(new DetectorSummary("test-first-pixel", "unweighted", "gaussian", 3.0, Double.NaN,
-                    List.of("features.2", "logits"), List.of(new DetectorSummary.ClassCalibration(0, 1, List.of(1),
+            return Optional.of(new DetectorSummary("test-first-pixel", "unweighted", "cosine-sum", "gaussian", 3.0,
+                    Double.NaN, List.of("features.2", "logits"), List.of(new DetectorSummary.ClassCalibration(0, 1, List.of(1),
                             List.of(1.0), 0.5, 0.1, 0.2, 10, 20)), "0".repeat(64)));
         }
 

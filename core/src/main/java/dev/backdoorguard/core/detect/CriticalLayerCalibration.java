@@ -20,6 +20,7 @@ public final class CriticalLayerCalibration {
     private final List<String> taps;
     private final int numClasses;
     private final WeightMode weightMode;
+    private final ScoreRule scoreRule;
     private final ThresholdRule rule;
     private final FloatFormat centroidFormat;
 
@@ -34,6 +35,19 @@ public final class CriticalLayerCalibration {
      */
     public CriticalLayerCalibration(List<String> taps, int numClasses, WeightMode weightMode, ThresholdRule rule,
             FloatFormat centroidFormat) {
+        this(taps, numClasses, weightMode, ScoreRule.COSINE_SUM, rule, centroidFormat);
+    }
+
+    /**
+     * A calibration with a chosen {@link ScoreRule}; the Mahalanobis rule has no layer weights, so
+     * it takes {@link WeightMode#UNWEIGHTED} only.
+     */
+    public CriticalLayerCalibration(List<String> taps, int numClasses, WeightMode weightMode, ScoreRule scoreRule,
+            ThresholdRule rule, FloatFormat centroidFormat) {
+        if (scoreRule == ScoreRule.MAHALANOBIS && weightMode != WeightMode.UNWEIGHTED) {
+            throw new IllegalArgumentException("weight mode " + weightMode.id() + " weights the cosine sum; the "
+                    + ScoreRule.MAHALANOBIS.id() + " score has no layer weights: use --weight-mode unweighted");
+        }
         if (taps.size() < 3) {
             throw new IllegalArgumentException("the critical-layer search needs at least 3 taps, got " + taps);
         }
@@ -43,6 +57,7 @@ public final class CriticalLayerCalibration {
         this.taps = List.copyOf(taps);
         this.numClasses = numClasses;
         this.weightMode = weightMode;
+        this.scoreRule = java.util.Objects.requireNonNull(scoreRule, "scoreRule");
         this.rule = rule;
         this.centroidFormat = java.util.Objects.requireNonNull(centroidFormat, "centroidFormat");
     }
@@ -104,23 +119,34 @@ public final class CriticalLayerCalibration {
             }
             lstar[c] = best + 1;
         }
+        int[][] candidates = new int[numClasses][];
+        for (int c = 0; c < numClasses; c++) {
+            candidates[c] = scoreRule == ScoreRule.MAHALANOBIS ? ScoreRule.mahalanobisTaps(layers)
+                    : new int[] {lstar[c] - 2, lstar[c] - 1, lstar[c]};
+        }
         double[][] weights = weights(lstar, delta, warnings);
 
-        List<List<Double>> scores = new ArrayList<>();
+        // Each reference sample's cosines at its true class's candidates.
+        List<List<double[]>> vectors = new ArrayList<>();
         for (int c = 0; c < numClasses; c++) {
-            scores.add(new ArrayList<>());
+            vectors.add(new ArrayList<>());
         }
         for (int i = 0; i < refCosines.size(); i++) {
             int y = refLabels.get(i);
-            double s = 0;
-            for (int j = 0; j < 3; j++) {
-                s += weights[y][j] * refCosines.get(i)[lstar[y] - 2 + j];
+            double[] v = new double[candidates[y].length];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = refCosines.get(i)[candidates[y][j]];
             }
-            scores.get(y).add(s);
+            vectors.get(y).add(v);
         }
         List<ClassStatistics> classes = new ArrayList<>();
         for (int c = 0; c < numClasses; c++) {
-            double[] s = scores.get(c).stream().mapToDouble(Double::doubleValue).toArray();
+            Mahalanobis mahalanobis = scoreRule == ScoreRule.MAHALANOBIS ? fitMahalanobis(c, candidates[c],
+                    vectors.get(c)) : null;
+            double[] s = new double[vectors.get(c).size()];
+            for (int i = 0; i < s.length; i++) {
+                s[i] = ClassStatistics.score(weights[c], mahalanobis, vectors.get(c).get(i));
+            }
             double mean = 0;
             for (double v : s) {
                 mean += v;
@@ -135,22 +161,40 @@ public final class CriticalLayerCalibration {
                 throw new IllegalArgumentException("class " + c + ": the " + s.length + " benign reference scores are"
                         + " all equal (sigma = 0), so no threshold can be set; use more or more varied clean data");
             }
-            int[] candidates = {lstar[c] - 2, lstar[c] - 1, lstar[c]};
-            float[][] centroids = new float[3][];
-            for (int j = 0; j < 3; j++) {
-                centroids[j] = refFloat[c][candidates[j]];
+            float[][] centroids = new float[candidates[c].length][];
+            for (int j = 0; j < centroids.length; j++) {
+                centroids[j] = refFloat[c][candidates[c][j]];
             }
-            classes.add(new ClassStatistics(c, lstar[c], candidates, weights[c], centroids, mean, std,
-                    rule.threshold(s, mean, std), sums.nLoc[c], sums.nRef[c], a[c], delta[c]));
+            classes.add(new ClassStatistics(c, lstar[c], candidates[c], weights[c], centroids, mean, std,
+                    rule.threshold(s, mean, std), sums.nLoc[c], sums.nRef[c], a[c], delta[c], mahalanobis));
         }
-        return new DetectorCalibration(taps, sums.dims, weightMode, rule, classes, warnings, centroidFormat);
+        return new DetectorCalibration(taps, sums.dims, weightMode, scoreRule, rule, classes, warnings,
+                centroidFormat);
     }
 
-    /** w_{c,j} for the candidates l*−2, l*−1, l* of every class, per mode (spec §3.6). */
+    private Mahalanobis fitMahalanobis(int c, int[] candidates, List<double[]> vectors) {
+        try {
+            return Mahalanobis.fit(vectors, Mahalanobis.SHRINKAGE);
+        } catch (Mahalanobis.ZeroVarianceException e) {
+            throw new IllegalArgumentException("class " + c + ": the " + vectors.size() + " benign cosines at tap '"
+                    + taps.get(candidates[e.position()]) + "' are all equal, so the " + ScoreRule.MAHALANOBIS.id()
+                    + " score cannot be fitted; use more or more varied clean data");
+        }
+    }
+
+    /**
+     * w_{c,j} for the candidates l*−2, l*−1, l* of every class, per mode (spec §3.6); 1 for every
+     * candidate of the Mahalanobis rule, which does not use them.
+     */
     private double[][] weights(int[] lstar, double[][] delta, List<String> warnings) {
         int layers = taps.size();
         double[][] w = new double[numClasses][3];
         for (int c = 0; c < numClasses; c++) {
+            if (scoreRule == ScoreRule.MAHALANOBIS) {
+                w[c] = new double[ScoreRule.mahalanobisTaps(layers).length];
+                java.util.Arrays.fill(w[c], 1);
+                continue;
+            }
             if (weightMode == WeightMode.UNWEIGHTED) {
                 w[c] = new double[] {1, 1, 1};
                 continue;

@@ -32,8 +32,8 @@ public final class CriticalLayerDetector {
     private final List<String> usedNames;
     private final Map<String, Integer> slotByName;
     private final NDArray[] unitCentroidsT;
-    /** w[c·|U| + u]: the weight of used tap u for class c (0 when that tap is not in S_c). */
-    private final double[] weights;
+    /** candidateSlots[c][j]: the used-tap slot of class c's candidate j. */
+    private final int[][] candidateSlots;
 
     /** Copies the centroids into {@code modelManager}; they live (and are freed) with it. */
     public CriticalLayerDetector(DetectorCalibration calibration, NDManager modelManager) {
@@ -41,7 +41,7 @@ public final class CriticalLayerDetector {
         this.used = calibration.usedTaps();
         int k = paddedClasses(calibration.numClasses());
         this.unitCentroidsT = new NDArray[used.length];
-        this.weights = new double[calibration.numClasses() * used.length];
+        this.candidateSlots = new int[calibration.numClasses()][];
         Map<Integer, Integer> slot = new HashMap<>();
         Map<String, Integer> byName = new HashMap<>();
         List<String> names = new ArrayList<>();
@@ -58,9 +58,10 @@ public final class CriticalLayerDetector {
             matrices[u] = new float[calibration.dims()[used[u]] * k];
         }
         for (ClassStatistics s : calibration.classes()) {
+            candidateSlots[s.classIndex()] = new int[s.candidates().length];
             for (int j = 0; j < s.candidates().length; j++) {
                 int u = slot.get(s.candidates()[j]);
-                weights[s.classIndex() * used.length + u] = s.weights()[j];
+                candidateSlots[s.classIndex()][j] = u;
                 float[] mu = s.centroids()[j];
                 double norm = 0;
                 for (float v : mu) {
@@ -170,21 +171,26 @@ public final class CriticalLayerDetector {
             int width = taps * k + taps;
             float[] scores = new float[n];
             float[] cosines = new float[n * taps];
+            double[] cos = new double[taps];
+            // Scratch for one sample's candidate cosines (ClassStatistics.score reads only its first |S_c|).
+            double[] candidateCosines = new double[taps];
             for (int i = 0; i < n; i++) {
                 int c = predicted[i];
                 if (c < 0 || c >= calibration.numClasses()) {
                     throw new IllegalArgumentException("predicted class " + c + " is outside [0, "
                             + calibration.numClasses() + ")");
                 }
-                double s = 0;
                 for (int u = 0; u < taps; u++) {
                     double rowNorm = row[i * width + taps * k + u];
                     // cos := 0 for a zero feature row (sklearn's convention); a NaN row stays NaN.
-                    double cos = rowNorm == 0 ? 0 : row[i * width + u * k + c] / rowNorm;
-                    cosines[i * taps + u] = (float) cos;
-                    s += weights[c * taps + u] * cos;
+                    cos[u] = rowNorm == 0 ? 0 : row[i * width + u * k + c] / rowNorm;
+                    cosines[i * taps + u] = (float) cos[u];
                 }
-                scores[i] = (float) s;
+                int[] slots = candidateSlots[c];
+                for (int j = 0; j < slots.length; j++) {
+                    candidateCosines[j] = cos[slots[j]];
+                }
+                scores[i] = (float) calibration.classes().get(c).score(candidateCosines);
             }
             return new Scores(scores, cosines, taps);
         }

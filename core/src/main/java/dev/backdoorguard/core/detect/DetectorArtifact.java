@@ -78,6 +78,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
             dims.add(d);
         }
         root.put("weight_mode", cal.weightMode().id());
+        root.put("score", cal.scoreRule().id());
         root.put("centroid_dtype", cal.centroidFormat().name());
         root.put("threshold_rule", cal.rule().kind().id());
         if (cal.rule().kind() == ThresholdRule.Kind.GAUSSIAN) {
@@ -114,6 +115,16 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
             for (double v : s.delta()) {
                 delta.add(v);
             }
+            if (s.mahalanobis() != null) {
+                ArrayNode mean = c.putArray("cosine_mean");
+                for (double v : s.mahalanobis().mean()) {
+                    mean.add(v);
+                }
+                ArrayNode precision = c.putArray("precision");
+                for (double v : s.mahalanobis().precision()) {
+                    precision.add(v);
+                }
+            }
         }
         ArrayNode warnings = root.putArray("warnings");
         cal.warnings().forEach(warnings::add);
@@ -149,6 +160,8 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         required(root, "taps").forEach(t -> taps.add(t.asText()));
         int[] dims = ints(required(root, "dims"));
         WeightMode mode = WeightMode.parse(required(root, "weight_mode").asText());
+        // Absent in artifacts written before the Mahalanobis rule existed: those are cosine sums.
+        ScoreRule scoreRule = ScoreRule.parse(root.path("score").asText(ScoreRule.COSINE_SUM.id()));
         // Absent in artifacts written before F16 storage existed: those are F32.
         FloatFormat centroidFormat = FloatFormat.parse(root.path("centroid_dtype").asText("F32"));
         ThresholdRule.Kind kind = ThresholdRule.Kind.parse(required(root, "threshold_rule").asText());
@@ -171,10 +184,13 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
                 }
                 centroids[j] = t.floats();
             }
+            Mahalanobis mahalanobis = scoreRule == ScoreRule.MAHALANOBIS
+                    ? new Mahalanobis(doubles(required(c, "cosine_mean")), doubles(required(c, "precision"))) : null;
             classes.add(new ClassStatistics(index, required(c, "lstar").asInt(), candidates,
                     doubles(required(c, "weights")), centroids, required(c, "mean").asDouble(),
                     required(c, "std").asDouble(), required(c, "threshold").asDouble(), required(c, "n_loc").asInt(),
-                    required(c, "n_ref").asInt(), doubles(required(c, "a")), doubles(required(c, "delta"))));
+                    required(c, "n_ref").asInt(), doubles(required(c, "a")), doubles(required(c, "delta")),
+                    mahalanobis));
         }
         List<String> warnings = new ArrayList<>();
         root.path("warnings").forEach(w -> warnings.add(w.asText()));
@@ -182,8 +198,8 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         if (!provenance.isObject()) {
             throw new IllegalArgumentException("'provenance' must be an object");
         }
-        return new DetectorArtifact(new DetectorCalibration(taps, dims, mode, rule, classes, warnings, centroidFormat),
-                (ObjectNode) provenance);
+        return new DetectorArtifact(new DetectorCalibration(taps, dims, mode, scoreRule, rule, classes, warnings,
+                centroidFormat), (ObjectNode) provenance);
     }
 
     /**

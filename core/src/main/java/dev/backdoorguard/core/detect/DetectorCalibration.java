@@ -6,13 +6,13 @@ import java.util.List;
 
 /**
  * A complete critical-layer calibration: the architecture's ordered taps and their flattened
- * dimensions, the weight mode and threshold rule, one {@link ClassStatistics} per class (in class
+ * dimensions, the weight mode, score rule and threshold rule, one {@link ClassStatistics} per class (in class
  * order), the warnings raised while calibrating (e.g. negative weights) and the format the
  * centroids are stored in (the statistics were computed with the centroids as stored).
  */
 public record DetectorCalibration(
-        List<String> taps, int[] dims, WeightMode weightMode, ThresholdRule rule, List<ClassStatistics> classes,
-        List<String> warnings, FloatFormat centroidFormat) {
+        List<String> taps, int[] dims, WeightMode weightMode, ScoreRule scoreRule, ThresholdRule rule,
+        List<ClassStatistics> classes, List<String> warnings, FloatFormat centroidFormat) {
     public static final String METHOD = "critical-layer";
 
     public DetectorCalibration {
@@ -20,6 +20,7 @@ public record DetectorCalibration(
         classes = List.copyOf(classes);
         warnings = List.copyOf(warnings);
         java.util.Objects.requireNonNull(centroidFormat, "centroidFormat");
+        java.util.Objects.requireNonNull(scoreRule, "scoreRule");
         if (dims.length != taps.size()) {
             throw new IllegalArgumentException(taps.size() + " taps but " + dims.length + " dimensions");
         }
@@ -39,6 +40,10 @@ public record DetectorCalibration(
                     throw new IllegalArgumentException("class " + c + ": centroid of tap '" + taps.get(l) + "' has "
                             + s.centroids()[j].length + " values, the tap has " + dims[l]);
                 }
+            }
+            if ((s.mahalanobis() != null) != (scoreRule == ScoreRule.MAHALANOBIS)) {
+                throw new IllegalArgumentException("class " + c + ": score rule " + scoreRule.id() + (s.mahalanobis()
+                        == null ? " needs" : " has no use for") + " Mahalanobis terms");
             }
             if (s.similarity().length != taps.size()) {
                 throw new IllegalArgumentException("class " + c + ": a has " + s.similarity().length
@@ -69,16 +74,16 @@ public record DetectorCalibration(
     }
 
     /**
-     * The score s_c(x) = Σ_{l∈S_c} w_{c,l}·cos(f_l(x), μ_{c,l}) of one sample computed on the heap in
-     * double precision ({@code features[l]} is tap l flattened; taps outside S_c may be null).
+     * The score s_c(x) of one sample ({@link ClassStatistics#score} of its cosines to the class's
+     * centroids) computed on the heap in double precision ({@code features[l]} is tap l flattened;
+     * taps outside S_c may be null).
      */
     public double score(int classIndex, float[][] features) {
         ClassStatistics s = classes.get(classIndex);
-        double total = 0;
-        for (int j = 0; j < s.candidates().length; j++) {
-            float[] f = features[s.candidates()[j]];
-            total += s.weights()[j] * Cosine.of(f, 0, s.centroids()[j]);
+        double[] cosines = new double[s.candidates().length];
+        for (int j = 0; j < cosines.length; j++) {
+            cosines[j] = Cosine.of(features[s.candidates()[j]], 0, s.centroids()[j]);
         }
-        return total;
+        return s.score(cosines);
     }
 }

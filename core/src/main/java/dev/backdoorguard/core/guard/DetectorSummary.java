@@ -8,6 +8,7 @@ import java.util.List;
  *
  * @param method        always {@code critical-layer} for now
  * @param weightMode    {@code unweighted} (default), {@code per-class} or {@code code-faithful}
+ * @param score         {@code cosine-sum} (default) or {@code mahalanobis}
  * @param thresholdRule {@code gaussian} (mean − τ·σ) or {@code quantile} (empirical, for a target FPR)
  * @param tau           τ of the gaussian rule (NaN under the quantile rule)
  * @param targetFpr     the target false-positive rate of the quantile rule (NaN under the gaussian rule)
@@ -18,6 +19,7 @@ import java.util.List;
 public record DetectorSummary(
         String method,
         String weightMode,
+        String score,
         String thresholdRule,
         double tau,
         double targetFpr,

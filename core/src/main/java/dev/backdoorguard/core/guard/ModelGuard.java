@@ -203,8 +203,8 @@ public final class ModelGuard implements Guard {
                     Arrays.stream(s.candidates()).boxed().toList(), Arrays.stream(s.weights()).boxed().toList(),
                     s.mean(), s.std(), s.threshold(), s.localisationSamples(), s.referenceSamples()));
         }
-        return new DetectorSummary(DetectorCalibration.METHOD, cal.weightMode().id(), cal.rule().kind().id(),
-                cal.rule().tau(), cal.rule().targetFpr(), cal.taps(), classes, weightsSha256);
+        return new DetectorSummary(DetectorCalibration.METHOD, cal.weightMode().id(), cal.scoreRule().id(),
+                cal.rule().kind().id(), cal.rule().tau(), cal.rule().targetFpr(), cal.taps(), classes, weightsSha256);
     }
 
     /** The model's manager (weights and detector centroids): for leak tests that cap it. */

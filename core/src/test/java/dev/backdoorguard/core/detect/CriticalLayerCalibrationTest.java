@@ -124,6 +124,56 @@ class CriticalLayerCalibrationTest {
     }
 
     @Test
+    void theMahalanobisRuleScoresTheSameTapsForEveryClassAndFlagsAnOffClassInput() throws Exception {
+        DetectorCalibration cal = new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.UNWEIGHTED,
+                ScoreRule.MAHALANOBIS, ThresholdRule.gaussian(2.5), dev.backdoorguard.core.bundle.FloatFormat.F32)
+                .calibrate(GoldenVectors.source(GoldenVectors.BUMPS));
+        assertThat(cal.scoreRule()).isEqualTo(ScoreRule.MAHALANOBIS);
+        for (ClassStatistics c : cal.classes()) {
+            // L = 5, h = 2: the taps h−1 … L−2 = 1, 2, 3, whatever l* is (still localised, for the report).
+            assertThat(c.candidates()).containsExactly(1, 2, 3);
+            assertThat(c.criticalLayer()).isEqualTo(3);
+            // The Mahalanobis terms are those of the class's own reference cosines, and the benign
+            // statistics are those of its scores −d².
+            List<double[]> vectors = new java.util.ArrayList<>();
+            double[] scores = new double[4];
+            for (int i = 0; i < 4; i++) {
+                float[][] f = GoldenVectors.sample(GoldenVectors.BUMPS, c.classIndex(), i);
+                double[] v = new double[3];
+                for (int j = 0; j < 3; j++) {
+                    v[j] = Cosine.of(f[1 + j], 0, c.centroids()[j]);
+                }
+                vectors.add(v);
+            }
+            Mahalanobis fitted = Mahalanobis.fit(vectors, Mahalanobis.SHRINKAGE);
+            assertThat(c.mahalanobis().mean()).containsExactly(fitted.mean(), within(1e-12));
+            assertThat(c.mahalanobis().precision()).containsExactly(fitted.precision(), within(1e-6));
+            double mean = 0;
+            for (int i = 0; i < 4; i++) {
+                scores[i] = fitted.score(vectors.get(i));
+                assertThat(cal.score(c.classIndex(), GoldenVectors.sample(GoldenVectors.BUMPS, c.classIndex(), i)))
+                        .isCloseTo(scores[i], within(1e-9));
+                mean += scores[i] / 4;
+            }
+            assertThat(c.mean()).isCloseTo(mean, within(1e-9));
+        }
+        ClassStatistics c0 = cal.classes().get(0);
+        assertThat(c0.isFlagged(cal.score(0, GoldenVectors.sample(GoldenVectors.BUMPS, 0, 0)))).isFalse();
+        assertThat(c0.isFlagged(cal.score(0, GoldenVectors.sample(GoldenVectors.BUMPS, 1, 0)))).isTrue();
+    }
+
+    @Test
+    void theMahalanobisRuleTakesNoLayerWeights() {
+        for (WeightMode mode : List.of(WeightMode.PER_CLASS, WeightMode.CODE_FAITHFUL)) {
+            assertThatThrownBy(() -> new CriticalLayerCalibration(GoldenVectors.TAPS, 2, mode, ScoreRule.MAHALANOBIS,
+                    ThresholdRule.gaussian(2.5), dev.backdoorguard.core.bundle.FloatFormat.F32))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("weight mode " + mode.id())
+                    .hasMessageContaining("unweighted");
+        }
+    }
+
+    @Test
     void theQuantileRuleTakesTheEmpiricalQuantileOfTheReferenceScores() throws Exception {
         DetectorCalibration cal = calibrate(GoldenVectors.BUMPS, WeightMode.UNWEIGHTED, ThresholdRule.quantile(0.3));
         // floor(0.3 * 4) = 1: the second smallest of 2.804409, 2.881112, 2.887367, 2.911656.

@@ -22,6 +22,7 @@ import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.detect.DetectorCalibration;
 import dev.backdoorguard.core.detect.FeatureBatch;
 import dev.backdoorguard.core.detect.FeatureSource;
+import dev.backdoorguard.core.detect.ScoreRule;
 import dev.backdoorguard.core.detect.ThresholdRule;
 import dev.backdoorguard.core.detect.WeightMode;
 import dev.backdoorguard.core.model.Classifier;
@@ -217,6 +218,64 @@ class GuardedModelGuardTest {
         }
         assertThat(SafeTensors.read(bundle.resolve(DetectorArtifact.TENSORS_FILE)).keySet())
                 .contains("centroid.0." + calibration.taps().get(calibration.classes().get(0).criticalLayer()));
+    }
+
+    @Test
+    void aMahalanobisDetectorRoundTripsAndIsServedAsCalibrated() throws Exception {
+        Path dir = tmp.resolve("mahalanobis");
+        DetectorCalibration cal;
+        try (Classifier classifier = Classifier.create(TestModels.fashion("cnn-small", null), Architectures.standard(), 7)) {
+            Bundles.write(dir, false, classifier.spec(), classifier.stateDict(), null);
+            FeatureSource features = new ClassifierFeatures(classifier, images, 16, done -> {});
+            FeatureSource byLabel = consumer -> features.forEachBatch(b -> consumer.accept(
+                    new FeatureBatch(b.size(), b.labels(), b.labels(), b.features())));
+            cal = new CriticalLayerCalibration(classifier.architecture().taps(), 10, WeightMode.UNWEIGHTED,
+                    ScoreRule.MAHALANOBIS, ThresholdRule.gaussian(2.5), FloatFormat.F32).calibrate(byLabel);
+        }
+        // cnn-small's 7 taps: h = 3, so every class scores taps 2..5 (features.9 ... classifier.1).
+        assertThat(cal.classes()).allSatisfy(c -> {
+            assertThat(c.candidates()).containsExactly(2, 3, 4, 5);
+            assertThat(c.mahalanobis().size()).isEqualTo(4);
+        });
+        writeDetector(dir, cal);
+        DetectorCalibration back = DetectorArtifact.read(dir).calibration();
+        assertThat(back.scoreRule()).isEqualTo(ScoreRule.MAHALANOBIS);
+        for (int c = 0; c < 10; c++) {
+            assertThat(back.classes().get(c).mahalanobis().mean()).isEqualTo(cal.classes().get(c).mahalanobis().mean());
+            assertThat(back.classes().get(c).mahalanobis().precision())
+                    .isEqualTo(cal.classes().get(c).mahalanobis().precision());
+            assertThat(back.classes().get(c).threshold()).isEqualTo(cal.classes().get(c).threshold());
+        }
+        try (ModelGuard guard = ModelGuard.load(dir, Architectures.standard());
+                Classifier classifier = Classifier.load(dir, Architectures.standard())) {
+            assertThat(guard.detector().orElseThrow().score()).isEqualTo("mahalanobis");
+            BatchPrediction p = guard.predict(batch(0, N), true);
+            float[] raw = guard.rawScores(batch(0, N));
+            List<FeatureBatch> heap = new ArrayList<>();
+            new ClassifierFeatures(classifier, images, N, done -> {}).forEachBatch(heap::add);
+            FeatureBatch f = heap.get(0);
+            int flagged = 0;
+            for (int i = 0; i < N; i++) {
+                float[][] sample = new float[f.features().length][];
+                for (int l = 0; l < sample.length; l++) {
+                    int d = f.dim(l);
+                    sample[l] = java.util.Arrays.copyOfRange(f.features()[l], i * d, (i + 1) * d);
+                }
+                int label = p.labels()[i];
+                double expected = cal.score(label, sample);
+                ClassStatistics stats = cal.classes().get(label);
+                // The engine's float32 cosines carry ~1e-6 relative errors that P (≈ 1/variance of the benign
+                // cosines) magnifies, and the score is returned as a float: compare on the scale of the
+                // class's benign score spread and of the score's own float resolution.
+                assertThat((double) raw[i]).isCloseTo(expected,
+                        within(Math.max(1e-2 * stats.std(), 1e-6 * Math.abs(expected))));
+                assertThat(p.flags()[i]).isEqualTo(raw[i] < stats.threshold());
+                flagged += p.flags()[i] ? 1 : 0;
+            }
+            // The untrained network predicts few classes, so most images are scored against a class
+            // they do not belong to: the distance score must flag some of them.
+            assertThat(flagged).isPositive();
+        }
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.backdoorguard.core.detect.ClassifierFeatures;
 import dev.backdoorguard.core.detect.CriticalLayerCalibration;
 import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.detect.DetectorCalibration;
+import dev.backdoorguard.core.detect.ScoreRule;
 import dev.backdoorguard.core.detect.ThresholdRule;
 import dev.backdoorguard.core.detect.WeightMode;
 import dev.backdoorguard.core.eval.DetectorEvaluator;
@@ -82,6 +83,15 @@ public final class CalibrateCommand implements Callable<Integer> {
                     + " class; fails when the critical layer is the last tap).")
     String weightMode;
 
+    @Option(names = "--score", defaultValue = "cosine-sum", paramLabel = "RULE",
+            description = "cosine-sum (default, the specified detector: the sum of the cosines at the critical layer"
+                    + " and the two taps before it) or mahalanobis (a named deviation: every class scores the same"
+                    + " taps, from the one before the deeper half to the last before the logits, by the Mahalanobis"
+                    + " distance of their cosines from the benign ones; it catches backdoors that separate at"
+                    + " middle taps when the critical layer is a late one, see docs/BENCHMARKS.md section 4;"
+                    + " --weight-mode unweighted only).")
+    String score;
+
     @Option(names = "--centroid-dtype", defaultValue = "F32", paramLabel = "F32|F16",
             description = "How detector.safetensors stores the class centroids: F32 (default, exact) or F16 (half"
                     + " the size, for small bundles or many classes; the centroids are rounded before the benign"
@@ -133,6 +143,16 @@ public final class CalibrateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ThresholdRule rule = rule();
         WeightMode mode = WeightMode.parse(weightMode);
+        ScoreRule scoreRule;
+        try {
+            scoreRule = ScoreRule.parse(score);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--score: " + e.getMessage());
+        }
+        if (scoreRule == ScoreRule.MAHALANOBIS && mode != WeightMode.UNWEIGHTED) {
+            throw new IllegalArgumentException("--weight-mode " + mode.id() + " weights the cosine sum; --score "
+                    + scoreRule.id() + " has no layer weights: leave --weight-mode at unweighted");
+        }
         FloatFormat centroidFormat;
         try {
             centroidFormat = FloatFormat.parse(centroidDtype);
@@ -163,7 +183,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                     done -> progress.features(done, cleanSet.size()));
             long calibrateStart = System.nanoTime();
             DetectorCalibration calibration = new CriticalLayerCalibration(classifier.architecture().taps(), k, mode,
-                    rule, centroidFormat).calibrate(features);
+                    scoreRule, rule, centroidFormat).calibrate(features);
             double calibrateSeconds = (System.nanoTime() - calibrateStart) / 1e9;
 
             ObjectNode provenance = provenance(classifier, cleanData, weightsSha, modelJsonSha);
@@ -172,6 +192,7 @@ public final class CalibrateCommand implements Callable<Integer> {
             report.put("method", DetectorCalibration.METHOD);
             ObjectNode config = report.putObject("config");
             config.put("weight_mode", mode.id());
+            config.put("score", scoreRule.id());
             config.put("centroid_dtype", centroidFormat.name());
             config.put("threshold_rule", rule.kind().id());
             config.put("tau", rule.tau());

@@ -41,6 +41,7 @@ final class DetectorReports {
     static ObjectNode calibration(DetectorCalibration cal) {
         ObjectNode n = Reports.JSON.createObjectNode();
         n.put("weight_mode", cal.weightMode().id());
+        n.put("score", cal.scoreRule().id());
         n.put("threshold_rule", cal.rule().kind().id());
         n.put("rule", cal.rule().describe());
         ArrayNode classes = n.putArray("classes");
@@ -61,7 +62,8 @@ final class DetectorReports {
     }
 
     static void printCalibration(PrintWriter out, DetectorCalibration cal) {
-        out.printf("  rule %s, weights %s%n", cal.rule().describe(), cal.weightMode().id());
+        out.printf("  score %s, rule %s, weights %s%n", cal.scoreRule().id(), cal.rule().describe(),
+                cal.weightMode().id());
         out.printf("  %5s %3s %-14s %-26s %9s %9s %9s %5s %5s%n", "class", "l*", "critical tap", "S", "mean", "std",
                 "threshold", "n_loc", "n_ref");
         for (ClassStatistics s : cal.classes()) {

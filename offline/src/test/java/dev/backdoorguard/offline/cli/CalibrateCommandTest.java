@@ -66,11 +66,14 @@ class CalibrateCommandTest {
         String m = model.toString();
         String[][] cases = {
             {"--tau", "2", "--fpr", "0.01"}, {"--tau", "0"}, {"--tau", "-1"}, {"--fpr", "1.5"}, {"--fpr", "0"},
-            {"--weight-mode", "bogus"}, {"--clean-fraction", "0.0002"}, {"--eval-trigger", "badnets", "--eval-target", "12"}
+            {"--weight-mode", "bogus"}, {"--clean-fraction", "0.0002"}, {"--eval-trigger", "badnets", "--eval-target", "12"},
+            {"--score", "bogus"}, {"--score", "mahalanobis", "--weight-mode", "per-class"}
         };
         String[] expected = {
             "--tau and --fpr", "--tau must be a positive", "--tau must be a positive", "--fpr must be in (0, 1)",
-            "--fpr must be in (0, 1)", "unknown weight mode 'bogus'", "class 0 has 1", "--eval-target 12"
+            "--fpr must be in (0, 1)", "unknown weight mode 'bogus'", "class 0 has 1", "--eval-target 12",
+            "--score: unknown score rule 'bogus' (expected one of cosine-sum, mahalanobis)",
+            "--weight-mode per-class weights the cosine sum"
         };
         for (int i = 0; i < cases.length; i++) {
             String[] args = Stream.concat(Stream.of("calibrate", "--model", m), Stream.of(cases[i])).toArray(String[]::new);
@@ -189,6 +192,29 @@ class CalibrateCommandTest {
         }
         try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
             assertThat(guard.hasDetector()).isTrue();
+        }
+    }
+
+    @Test
+    @Order(5)
+    void theMahalanobisScoreCalibratesTheSameTapsForEveryClassAndSeparates() throws Exception {
+        CommandLineTest.Run r = run("calibrate", "--model", model.toString(), "--score", "mahalanobis",
+                "--eval-trigger", "badnets", "--eval-target", "0", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode eval = JSON.readTree(r.out()).get("evaluation");
+        // The same weak model as above (observed: AUROC 0.996, TPR 0.993, FPR 0.017).
+        assertThat(eval.get("auroc").asDouble()).as(eval.toString()).isGreaterThan(0.95);
+        assertThat(eval.get("tpr").asDouble()).as(eval.toString()).isGreaterThan(0.75);
+        assertThat(eval.get("fpr").asDouble()).as(eval.toString()).isLessThan(0.08);
+        JsonNode d = JSON.readTree(model.resolve("detector.json").toFile());
+        assertThat(d.get("score").asText()).isEqualTo("mahalanobis");
+        assertThat(d.get("classes")).hasSize(10).allSatisfy(c -> {
+            assertThat(c.get("S").toString()).isEqualTo("[2,3,4,5]");
+            assertThat(c.get("cosine_mean")).hasSize(4);
+            assertThat(c.get("precision")).hasSize(16);
+        });
+        try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+            assertThat(guard.detector().orElseThrow().score()).isEqualTo("mahalanobis");
         }
     }
 }

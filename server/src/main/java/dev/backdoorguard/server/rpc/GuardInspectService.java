@@ -63,7 +63,8 @@ public final class GuardInspectService extends GuardGrpc.GuardImplBase {
                 return b.setPresent(false).build();
             }
             DetectorSummary d = summary.get();
-            b.setPresent(true).setMethod(d.method()).setWeightMode(d.weightMode()).setThresholdRule(d.thresholdRule())
+            b.setPresent(true).setMethod(d.method()).setWeightMode(d.weightMode()).setScore(d.score())
+                    .setThresholdRule(d.thresholdRule())
                     .setTau(d.tau()).setTargetFpr(d.targetFpr()).addAllTaps(d.taps())
                     .setWeightsSha256(d.weightsSha256());
             for (DetectorSummary.ClassCalibration c : d.classes()) {
