@@ -47,6 +47,17 @@ def activations(model, x, mean, std, batch=500):
     return {name: torch.cat(v) for name, v in out.items()}
 
 
+def load_indices(ap, path, n):
+    """The training-split indices of --clean-indices (one per line), each in 0..n-1, or an argparse error."""
+    try:
+        idx = torch.tensor([int(line) for line in open(path) if line.strip()])
+    except (OSError, ValueError) as e:
+        ap.error(f"--clean-indices {path}: {e}")
+    if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= n:
+        ap.error(f"--clean-indices {path}: indices must lie in 0..{n - 1}")
+    return idx
+
+
 def auroc_lower(pos, neg):
     """P(a positive scores below a negative), ties counted half (Mann-Whitney)."""
     scores = torch.cat([pos, neg]).double()
@@ -80,12 +91,7 @@ def main():
     x_train, y_train = data.load_idx_dataset("train", args.data_dir)
     x_test, y_test = data.load_idx_dataset("test", args.data_dir)
     if args.clean_indices:
-        try:
-            idx = torch.tensor([int(line) for line in open(args.clean_indices) if line.strip()])
-        except (OSError, ValueError) as e:
-            ap.error(f"--clean-indices {args.clean_indices}: {e}")
-        if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= y_train.numel():
-            ap.error(f"--clean-indices {args.clean_indices}: indices must lie in 0..{y_train.numel() - 1}")
+        idx = load_indices(ap, args.clean_indices, y_train.numel())
     else:
         idx, _ = data.class_balanced_split(y_train, 120, seed=args.seed, num_classes=int(meta["num_classes"]))
     ref = activations(model, x_train[idx], mean, std)
