@@ -12,7 +12,9 @@ import org.slf4j.LoggerFactory;
  * over the features with double accumulation. Localisation groups samples by their
  * <em>predicted</em> label (centroids m_{c,l}, mean cosine a_{c,l}, Δ, l*_c searched in the deeper
  * half); the reference statistics group the same samples by their <em>true</em> label (centroids
- * μ_{c,l}, scores, mean and population std, threshold).
+ * μ_{c,l}, scores, mean and population std, threshold). Under {@link ScoreRule#MAHALANOBIS} the
+ * localisation still runs (l* is reported) but every class scores the rule's fixed taps, and the
+ * reference statistics also give each class's {@link Mahalanobis} terms.
  */
 public final class CriticalLayerCalibration {
     private static final Logger logger = LoggerFactory.getLogger(CriticalLayerCalibration.class);
