@@ -30,7 +30,14 @@ import java.util.Map;
 public record DetectorArtifact(DetectorCalibration calibration, ObjectNode provenance) {
     public static final String JSON_FILE = "detector.json";
     public static final String TENSORS_FILE = "detector.safetensors";
+    /** The format of a cosine-sum artifact, the spec's. */
     public static final int FORMAT = 1;
+    /**
+     * The format of a {@link ScoreRule#MAHALANOBIS} artifact: a reader that knows only format 1 would
+     * compute a cosine sum against thresholds on the −d² scale and never flag anything, so it must
+     * refuse the file instead.
+     */
+    public static final int FORMAT_MAHALANOBIS = 2;
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public DetectorArtifact {
@@ -69,7 +76,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
     public ObjectNode toJson() {
         DetectorCalibration cal = calibration;
         ObjectNode root = JSON.createObjectNode();
-        root.put("format", FORMAT);
+        root.put("format", cal.scoreRule() == ScoreRule.MAHALANOBIS ? FORMAT_MAHALANOBIS : FORMAT);
         root.put("method", DetectorCalibration.METHOD);
         ArrayNode taps = root.putArray("taps");
         cal.taps().forEach(taps::add);
@@ -149,8 +156,9 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
     }
 
     private static DetectorArtifact parse(JsonNode root, Map<String, HostTensor> tensors) {
-        if (root.path("format").asInt(-1) != FORMAT) {
-            throw new IllegalArgumentException("unsupported 'format' " + root.path("format") + " (expected 1)");
+        int format = root.path("format").asInt(-1);
+        if (format != FORMAT && format != FORMAT_MAHALANOBIS) {
+            throw new IllegalArgumentException("unsupported 'format' " + root.path("format") + " (expected 1 or 2)");
         }
         if (!DetectorCalibration.METHOD.equals(root.path("method").asText())) {
             throw new IllegalArgumentException("unsupported 'method' " + root.path("method") + " (expected "
@@ -162,6 +170,10 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         WeightMode mode = WeightMode.parse(required(root, "weight_mode").asText());
         // Absent in artifacts written before the Mahalanobis rule existed: those are cosine sums.
         ScoreRule scoreRule = ScoreRule.parse(root.path("score").asText(ScoreRule.COSINE_SUM.id()));
+        if ((format == FORMAT_MAHALANOBIS) != (scoreRule == ScoreRule.MAHALANOBIS)) {
+            throw new IllegalArgumentException("'format' " + format + " does not go with 'score' " + scoreRule.id()
+                    + " (format 2 is the mahalanobis score's, format 1 the cosine sum's)");
+        }
         // Absent in artifacts written before F16 storage existed: those are F32.
         FloatFormat centroidFormat = FloatFormat.parse(root.path("centroid_dtype").asText("F32"));
         ThresholdRule.Kind kind = ThresholdRule.Kind.parse(required(root, "threshold_rule").asText());

@@ -16,7 +16,8 @@ public record Mahalanobis(double[] mean, double[] precision) {
      * The share of the covariance replaced by its diagonal before inversion. With about a hundred
      * reference images per class and neighbouring taps whose cosines are strongly correlated, the
      * plain sample covariance is near singular and over-trusts directions seen in few images; the
-     * mix keeps every variance and damps the cross terms (docs/BENCHMARKS.md §4 measured 0.2).
+     * mix keeps every variance and damps the cross terms. 0.2 was not tuned (docs/BENCHMARKS.md §4
+     * measured the rule with it).
      */
     public static final double SHRINKAGE = 0.2;
 
@@ -24,6 +25,17 @@ public record Mahalanobis(double[] mean, double[] precision) {
         if (precision.length != mean.length * mean.length) {
             throw new IllegalArgumentException("a precision matrix for " + mean.length + " taps needs "
                     + mean.length * mean.length + " values, got " + precision.length);
+        }
+        // A NaN here would make every score NaN, and NaN is never below a threshold: nothing flagged.
+        for (double v : mean) {
+            if (!Double.isFinite(v)) {
+                throw new IllegalArgumentException("the Mahalanobis mean holds a non-finite value " + v);
+            }
+        }
+        for (double v : precision) {
+            if (!Double.isFinite(v)) {
+                throw new IllegalArgumentException("the Mahalanobis precision matrix holds a non-finite value " + v);
+            }
         }
     }
 

@@ -74,6 +74,57 @@ class CriticalLayerDetectorTest {
     }
 
     @Test
+    void classesWithDifferentCandidateTapsReadTheirOwnTapsAndWeights() throws Exception {
+        // Class 0 scores t1..t3, class 1 t2..logits, with unequal weights: the used taps are t1..logits
+        // (slots 0..3), and class 1's candidate j sits in slot j+1, not slot j.
+        DetectorCalibration golden = goldenCalibration();
+        List<ClassStatistics> classes = new java.util.ArrayList<>();
+        int[][] candidates = {{1, 2, 3}, {2, 3, 4}};
+        double[][] weights = {{0.5, 1.0, 2.0}, {3.0, 0.25, 1.5}};
+        for (int c = 0; c < 2; c++) {
+            ClassStatistics g = golden.classes().get(c);
+            float[][] centroids = new float[3][];
+            for (int j = 0; j < 3; j++) {
+                centroids[j] = new float[3];
+                for (int i = 0; i < 4; i++) {
+                    float[] f = GoldenVectors.sample(GoldenVectors.BUMPS, c, i)[candidates[c][j]];
+                    for (int d = 0; d < 3; d++) {
+                        centroids[j][d] += f[d] / 4;
+                    }
+                }
+            }
+            classes.add(new ClassStatistics(c, candidates[c][2], candidates[c], weights[c], centroids, g.mean(),
+                    g.std(), g.threshold(), 4, 4, g.similarity(), g.delta(), null));
+        }
+        DetectorCalibration cal = new DetectorCalibration(golden.taps(), golden.dims(), WeightMode.PER_CLASS,
+                ScoreRule.COSINE_SUM, golden.rule(), classes, List.of(), FloatFormat.F32);
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector detector = new CriticalLayerDetector(cal, model);
+            assertThat(detector.taps()).containsExactly("t1", "t2", "t3", "logits");
+            int n = 16;
+            float[][] taps = new float[5][n * 3];
+            int[] predicted = new int[n];
+            double[] expected = new double[n];
+            for (int row = 0; row < n; row++) {
+                float[][] sample = GoldenVectors.sample(GoldenVectors.BUMPS, row / 8, row % 4);
+                for (int l = 0; l < 5; l++) {
+                    System.arraycopy(sample[l], 0, taps[l], row * 3, 3);
+                }
+                predicted[row] = (row / 4) % 2;
+                expected[row] = cal.score(predicted[row], sample);
+            }
+            CriticalLayerDetector.Batch batch = detector.newBatch(n);
+            for (int l = 0; l < 5; l++) {
+                batch.offer(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
+            }
+            float[] scores = batch.finish(predicted).scores();
+            for (int row = 0; row < n; row++) {
+                assertThat((double) scores[row]).as("row " + row).isCloseTo(expected[row], within(1e-5));
+            }
+        }
+    }
+
+    @Test
     void aNaNFeatureRowGivesANaNScoreNotAZeroCosine() throws Exception {
         try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
             CriticalLayerDetector.Batch batch = new CriticalLayerDetector(goldenCalibration(), model).newBatch(1);

@@ -98,6 +98,10 @@ class MahalanobisTest {
     void badShapesAndArgumentsAreRefused() {
         assertThatThrownBy(() -> new Mahalanobis(new double[2], new double[3]))
                 .hasMessageContaining("needs 4 values, got 3");
+        assertThatThrownBy(() -> new Mahalanobis(new double[] {0.5, Double.NaN}, new double[4]))
+                .hasMessageContaining("non-finite value NaN");
+        assertThatThrownBy(() -> new Mahalanobis(new double[2], new double[] {1, 0, 0, Double.POSITIVE_INFINITY}))
+                .hasMessageContaining("precision matrix holds a non-finite value Infinity");
         assertThatThrownBy(() -> Mahalanobis.fit(correlated(1, 2, 5), 0.2)).hasMessageContaining("at least 2");
         assertThatThrownBy(() -> Mahalanobis.fit(correlated(5, 2, 5), 1.5)).hasMessageContaining("[0, 1]");
     }

@@ -248,6 +248,17 @@ class GuardedModelGuardTest {
         });
         DetectorCalibration back = DetectorArtifact.read(dir).calibration();
         assertThat(back.scoreRule()).isEqualTo(ScoreRule.MAHALANOBIS);
+        // Format 2, so that a reader of format 1 (cosine sums only) refuses it instead of misreading it;
+        // and a format-1 file claiming the Mahalanobis score is refused here.
+        Path json = dir.resolve(DetectorArtifact.JSON_FILE);
+        ObjectNode tree = (ObjectNode) new ObjectMapper().readTree(json.toFile());
+        assertThat(tree.get("format").asInt()).isEqualTo(2);
+        Path mislabelled = tmp.resolve("mislabelled");
+        Files.createDirectories(mislabelled);
+        Files.copy(dir.resolve(DetectorArtifact.TENSORS_FILE), mislabelled.resolve(DetectorArtifact.TENSORS_FILE));
+        new ObjectMapper().writeValue(mislabelled.resolve(DetectorArtifact.JSON_FILE).toFile(), tree.put("format", 1));
+        assertThatThrownBy(() -> DetectorArtifact.read(mislabelled)).isInstanceOf(BundleException.class)
+                .hasMessageContaining("'format' 1 does not go with 'score' mahalanobis");
         for (int c = 0; c < 10; c++) {
             assertThat(back.classes().get(c).mahalanobis().mean()).isEqualTo(cal.classes().get(c).mahalanobis().mean());
             assertThat(back.classes().get(c).mahalanobis().precision())

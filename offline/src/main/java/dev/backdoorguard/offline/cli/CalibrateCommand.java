@@ -86,10 +86,11 @@ public final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--score", defaultValue = "cosine-sum", paramLabel = "RULE",
             description = "cosine-sum (default, the specified detector: the sum of the cosines at the critical layer"
                     + " and the two taps before it) or mahalanobis (a named deviation: every class scores the same"
-                    + " taps, from the one before the deeper half to the last before the logits, by the Mahalanobis"
-                    + " distance of their cosines from the benign ones; it catches backdoors that separate at"
-                    + " middle taps when the critical layer is a late one, see docs/BENCHMARKS.md section 4;"
-                    + " --weight-mode unweighted only).")
+                    + " taps, from the one before the deeper half to the last before the logits; its score is minus"
+                    + " the squared Mahalanobis distance of their cosines from the class's benign ones, so inputs far"
+                    + " from them score low and are flagged; it catches backdoors that separate at middle taps when"
+                    + " the critical layer is a late one, see docs/BENCHMARKS.md section 4; writes detector.json"
+                    + " format 2; --weight-mode unweighted only).")
     String score;
 
     @Option(names = "--centroid-dtype", defaultValue = "F32", paramLabel = "F32|F16",
