@@ -127,14 +127,21 @@ class Reference:
         flags = torch.empty(x.shape[0], dtype=torch.bool)
         border = torch.empty(x.shape[0], dtype=torch.bool)
         classes = {c["class"]: c for c in self.detector["classes"]}
+        mahalanobis = self.detector.get("score", "cosine-sum") == "mahalanobis"
         for i in range(x.shape[0]):
             c = classes[int(pred[i])]
-            s = 0.0
-            for w, tap in zip(c["weights"], c["S_taps"]):
+            cosines = []
+            for tap in c["S_taps"]:
                 f = taps[tap][i].flatten().to(torch.float64)
                 mu = self.centroids[f"centroid.{c['class']}.{tap}"].to(torch.float64)
                 nf, nm = f.norm(), mu.norm()
-                s += w * (0.0 if nf == 0 or nm == 0 else float(f @ mu / (nf * nm)))
+                cosines.append(0.0 if nf == 0 or nm == 0 else float(f @ mu / (nf * nm)))
+            if mahalanobis:  # guard calibrate --score mahalanobis: s = -(v - m)' P (v - m)
+                d = torch.tensor(cosines, dtype=torch.float64) - torch.tensor(c["cosine_mean"], dtype=torch.float64)
+                p = torch.tensor(c["precision"], dtype=torch.float64).view(len(cosines), len(cosines))
+                s = -float(d @ p @ d)
+            else:
+                s = sum(w * v for w, v in zip(c["weights"], cosines))
             z[i] = (c["mean"] - s) / c["std"]
             flags[i] = s < c["threshold"]
             border[i] = abs(s - c["threshold"]) < BORDER
