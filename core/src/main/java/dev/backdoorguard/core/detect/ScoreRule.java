@@ -10,8 +10,8 @@ import java.util.stream.Collectors;
  *   <li>{@code cosine-sum} (the default, the specified detector): s_c = Σ_{l∈S_c} w_{c,l}·cos(f_l,
  *       μ_{c,l}) over the critical layer and the two taps before it.
  *   <li>{@code mahalanobis}: every class scores the taps h−1 … L−2 (h = ⌊L/2⌋), i.e. every tap a
- *       candidate set S_c can contain except the logits, and s_c = −(v − m_c)ᵀ P_c (v − m_c), the
- *       negative Mahalanobis distance of the vector v of those cosines from its benign mean
+ *       candidate set S_c can contain except the logits, and s_c = −(v − m_c)ᵀ P_c (v − m_c), minus
+ *       the squared Mahalanobis distance of the vector v of those cosines from its benign mean
  *       ({@link Mahalanobis}). It needs no choice of layer, so it still sees a backdoor that
  *       separates at middle taps when the localisation picks late ones that do not; the logits are left
  *       out because a successful trigger produces the target class's logits by construction.
