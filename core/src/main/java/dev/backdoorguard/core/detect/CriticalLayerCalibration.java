@@ -126,7 +126,7 @@ public final class CriticalLayerCalibration {
             candidates[c] = scoreRule == ScoreRule.MAHALANOBIS ? ScoreRule.mahalanobisTaps(layers)
                     : new int[] {lstar[c] - 2, lstar[c] - 1, lstar[c]};
         }
-        double[][] weights = weights(lstar, delta, warnings);
+        double[][] weights = weights(lstar, candidates, delta, warnings);
 
         // Each reference sample's cosines at its true class's candidates.
         List<List<double[]>> vectors = new ArrayList<>();
@@ -188,12 +188,12 @@ public final class CriticalLayerCalibration {
      * w_{c,j} for the candidates l*−2, l*−1, l* of every class, per mode (spec §3.6); 1 for every
      * candidate of the Mahalanobis rule, which does not use them.
      */
-    private double[][] weights(int[] lstar, double[][] delta, List<String> warnings) {
+    private double[][] weights(int[] lstar, int[][] candidates, double[][] delta, List<String> warnings) {
         int layers = taps.size();
         double[][] w = new double[numClasses][3];
         for (int c = 0; c < numClasses; c++) {
             if (scoreRule == ScoreRule.MAHALANOBIS) {
-                w[c] = new double[ScoreRule.mahalanobisTaps(layers).length];
+                w[c] = new double[candidates[c].length];
                 java.util.Arrays.fill(w[c], 1);
                 continue;
             }
