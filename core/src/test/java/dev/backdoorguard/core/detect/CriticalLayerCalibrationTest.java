@@ -174,6 +174,26 @@ class CriticalLayerCalibrationTest {
     }
 
     @Test
+    void theMahalanobisRuleNamesTheClassAndTapWhoseBenignCosinesDoNotVary() {
+        // Class 0's four samples share one feature vector at tap t2, so their cosines to its centroid
+        // are all 1: the covariance is singular there and no score can be fitted.
+        FeatureSource flatAtT2 = consumer -> GoldenVectors.source(GoldenVectors.BUMPS).forEachBatch(b -> {
+            for (int row = 0; row < 4; row++) {
+                System.arraycopy(new float[] {1, 2, 3}, 0, b.features()[2], row * 3, 3);
+            }
+            consumer.accept(b);
+        });
+        assertThatThrownBy(() -> new CriticalLayerCalibration(GoldenVectors.TAPS, 2, WeightMode.UNWEIGHTED,
+                ScoreRule.MAHALANOBIS, ThresholdRule.gaussian(2.5), dev.backdoorguard.core.bundle.FloatFormat.F32)
+                .calibrate(flatAtT2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("class 0")
+                .hasMessageContaining("tap 't2'")
+                .hasMessageContaining("all equal")
+                .hasMessageContaining("mahalanobis");
+    }
+
+    @Test
     void theQuantileRuleTakesTheEmpiricalQuantileOfTheReferenceScores() throws Exception {
         DetectorCalibration cal = calibrate(GoldenVectors.BUMPS, WeightMode.UNWEIGHTED, ThresholdRule.quantile(0.3));
         // floor(0.3 * 4) = 1: the second smallest of 2.804409, 2.881112, 2.887367, 2.911656.
