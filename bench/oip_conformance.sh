@@ -11,15 +11,17 @@
 #   OUT_DIR             bundle, repository, token, server log and the conformance log go here; an
 #                       existing OUT_DIR/torch-cnn bundle is reused (delete it to retrain)
 # Environment: COUNT (test images per form, default 16), EPOCHS (3: one epoch leaves a class that is
-# never predicted, and the detector cannot be calibrated for it), MAX_TRAIN (10000), SEED (0).
+# never predicted, and the detector cannot be calibrated for it), MAX_TRAIN (10000), SEED (0), SCORE
+# (`guard calibrate --score` of the guarded copy: cosine-sum, the default, or mahalanobis).
 # Needs: /usr/bin/python3 with torch and PIL, Debian's python3-grpcio and python3-grpc-tools.
 # Exit code: the conformance script's (0 = every check passed, 1 = a check failed), 2 = setup failed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then sed -n 2,16p "$0" >&2; exit 2; fi
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then sed -n 2,17p "$0" >&2; exit 2; fi
 protos="$(cd "$1" && pwd)" || { echo "oip_conformance: no directory $1" >&2; exit 2; }
 out="${2:-/work/runs/oip}"
 count="${COUNT:-16}"; epochs="${EPOCHS:-3}"; max_train="${MAX_TRAIN:-10000}"; seed="${SEED:-0}"
+score="${SCORE:-cosine-sum}"
 py=/usr/bin/python3
 "$py" -c "import grpc, grpc_tools, PIL, torch" 2>/dev/null \
   || { echo "oip_conformance: needs python3-grpcio, python3-grpc-tools, PIL and torch for $py" >&2; exit 2; }
@@ -40,8 +42,8 @@ rm -rf "$repo"
 mkdir -p "$repo/oip-guarded" "$repo/oip-plain"
 cp -r "$bundle" "$repo/oip-guarded/1"
 cp -r "$bundle" "$repo/oip-plain/1"
-echo "# calibrating the detector on $repo/oip-guarded/1"
-"$here/bin/guard" calibrate --model "$repo/oip-guarded/1" --seed "$seed" > "$out/calibrate.log" 2>&1 \
+echo "# calibrating the detector ($score) on $repo/oip-guarded/1"
+"$here/bin/guard" calibrate --model "$repo/oip-guarded/1" --seed "$seed" --score "$score" > "$out/calibrate.log" 2>&1 \
   || { cat "$out/calibrate.log" >&2; exit 2; }
 
 # 3. Serve it on a free port with a repository token (kept in a file, out of the process list).
