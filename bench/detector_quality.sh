@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Detector quality matrix for one bundle and trigger: TPR / FPR / AUROC under the gaussian rule
-# (tau = 2.5) and the quantile rule (1% target FPR), for each weight mode, each from one
+# (tau = 2.5) and the quantile rule (1% target FPR) unless RULES says otherwise, for each weight mode, each from one
 # `guard calibrate --eval-trigger` run on a scratch copy of the bundle (the input is not modified).
-# Usage: [SEED=0] [SCORE=cosine-sum] bench/detector_quality.sh BUNDLE TRIGGER [TARGET=0] [MODES="unweighted per-class code-faithful"]
+# Usage: [SEED=0] [SCORE=cosine-sum] [RULES="tau=2.5 fpr=0.01"] bench/detector_quality.sh BUNDLE TRIGGER [TARGET=0]
+#        [MODES="unweighted per-class code-faithful"]
 # (SEED picks the clean-data draw: the one `guard attack --seed SEED` held out; SCORE is `guard
-# calibrate --score`, and mahalanobis takes MODES=unweighted only.)
+# calibrate --score`, and mahalanobis takes MODES=unweighted only; RULES lists the threshold rules as
+# option=value, e.g. RULES=fpr=0.02 for the 2% quantile alone.)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-[ $# -ge 2 ] || { sed -n 2,7p "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,9p "$0" >&2; exit 2; }
 bundle=$1 trigger=$2 target=${3:-0} modes=${4:-"unweighted per-class code-faithful"} seed=${SEED:-0} score=${SCORE:-cosine-sum}
+rules=${RULES:-"tau=2.5 fpr=0.01"}
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 printf '%-14s %-16s %8s %8s %8s %6s\n' mode rule TPR FPR AUROC l*
 for mode in $modes; do
-  for rule in "--tau 2.5" "--fpr 0.01"; do
+  for r in $rules; do
+    rule="--${r%%=*} ${r#*=}"
     rm -rf "$scratch/m" && cp -r "$bundle" "$scratch/m"
     # shellcheck disable=SC2086
     if out="$("$here/bin/guard" calibrate --model "$scratch/m" --weight-mode "$mode" --score "$score" --seed "$seed" $rule \
