@@ -12,6 +12,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -ge 2 ] || { sed -n 2,9p "$0" >&2; exit 2; }
 bundle=$1 trigger=$2 target=${3:-0} modes=${4:-"unweighted per-class code-faithful"} seed=${SEED:-0} score=${SCORE:-cosine-sum}
 rules=${RULES:-"tau=2.5 fpr=0.01"}
+for r in $rules; do
+  case $r in tau=?*|fpr=?*) ;; *) echo "detector_quality: RULES entry '$r' is not tau=T or fpr=Q" >&2; exit 2 ;; esac
+done
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 printf '%-14s %-16s %8s %8s %8s %6s\n' mode rule TPR FPR AUROC l*
