@@ -80,6 +80,7 @@ public final class GuardServer implements AutoCloseable {
         logger.info("shutting down: draining for up to {}", config.drainTimeout());
         events.terminate();
         grpc.shutdown();
+        batcher.stopWaitingForCompany();
         // Inference calls drain; long-lived streams (health Watch, reflection) would hold
         // awaitTermination for the whole timeout, so wait for the inference work, not for them.
         long until = System.nanoTime() + config.drainTimeout().toNanos();

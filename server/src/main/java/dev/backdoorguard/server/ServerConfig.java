@@ -87,8 +87,11 @@ public record ServerConfig(
         Objects.requireNonNull(maxBatchDelay, "maxBatchDelay");
         Objects.requireNonNull(drainTimeout, "drainTimeout");
         Objects.requireNonNull(guardMode, "guardMode");
-        if (maxBatchDelay.isNegative() || drainTimeout.isNegative()) {
-            throw new IllegalArgumentException("durations must not be negative");
+        if (maxBatchDelay.isNegative()) {
+            throw new IllegalArgumentException("--max-batch-delay-ms must not be negative, got " + maxBatchDelay.toMillis());
+        }
+        if (drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("--drain-seconds must not be negative, got " + drainTimeout.toSeconds());
         }
         if ((tlsCert == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("TLS needs both a certificate (--tls-cert) and its key (--tls-key)");
@@ -96,8 +99,14 @@ public record ServerConfig(
         if (tlsClientCa != null && tlsCert == null) {
             throw new IllegalArgumentException("mTLS (--tls-client-ca) needs --tls-cert and --tls-key");
         }
+        // Checked here, before any model loads, so that a typo fails in a second rather than after the load.
+        readable(tlsCert, "--tls-cert");
+        readable(tlsKey, "--tls-key");
+        readable(tlsClientCa, "--tls-client-ca");
         if (token != null && token.isBlank()) {
-            throw new IllegalArgumentException("the repository token must not be blank");
+            // Blank would mean "no token", i.e. repository RPCs open to anyone: never silently.
+            throw new IllegalArgumentException("the repository token is blank; set a token, or unset GUARD_TOKEN"
+                    + " (and give no --token-file) to leave the repository RPCs without one");
         }
         Objects.requireNonNull(watchInterval, "watchInterval");
         if (watchInterval.isNegative()) {
@@ -143,7 +152,7 @@ public record ServerConfig(
                 path(settings, "GUARD_TLS_CERT"),
                 path(settings, "GUARD_TLS_KEY"),
                 path(settings, "GUARD_TLS_CLIENT_CA"),
-                blankToNull(settings.get("GUARD_TOKEN")),
+                settings.get("GUARD_TOKEN"),
                 integer(settings, "GUARD_TORCH_THREADS"),
                 integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
                 integer(settings, "GUARD_HEALTH_PORT"),
@@ -175,7 +184,19 @@ public record ServerConfig(
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException | NullPointerException e) {
-            throw new IllegalArgumentException(key + ": expected an integer, got '" + v + "'");
+            throw new IllegalArgumentException(flagOf(key) + " (env " + key + "): expected an integer, got '" + v + "'");
+        }
+    }
+
+    /** The {@code guard serve} flag of an integer setting: GUARD_MAX_BATCH_DELAY_MS is --max-batch-delay-ms. */
+    private static String flagOf(String key) {
+        return "--" + key.substring("GUARD_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    private static void readable(Path file, String flag) {
+        if (file != null && !Files.isReadable(file)) {
+            throw new IllegalArgumentException(flag + " " + file + ": " + (Files.exists(file) ? "not readable"
+                    : "no such file"));
         }
     }
 

@@ -185,7 +185,7 @@ public final class ServerMain implements Callable<Integer> {
         put(settings, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
         put(settings, "GUARD_WATCH_INTERVAL_MS", watchInterval);
         if (tokenFile != null) {
-            settings.put("GUARD_TOKEN", java.nio.file.Files.readString(Path.of(tokenFile)).strip());
+            settings.put("GUARD_TOKEN", readToken(Path.of(tokenFile)));
         }
         Path home = Path.of(System.getProperty("guard.home", System.getProperty("user.dir")));
         ServerConfig config = ServerConfig.from(settings, home);
@@ -200,9 +200,27 @@ public final class ServerMain implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
         System.out.println("guard serve: gRPC on port " + server.port()
                 + (server.metricsPort() >= 0 ? ", metrics on http://0.0.0.0:" + server.metricsPort() + "/metrics" : "")
+                + (server.healthPort() >= 0 ? ", plaintext health on port " + server.healthPort() : "")
                 + ", models " + server.models().knownNames() + (config.tls() ? " (TLS)" : ""));
         server.awaitTermination();
         return 0;
+    }
+
+    /** The token in {@code --token-file}, refused when unreadable or empty (which would leave the RPCs open). */
+    static String readToken(Path file) {
+        String token;
+        try {
+            token = java.nio.file.Files.readString(file).strip();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException("--token-file " + file + ": no such file");
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new IllegalArgumentException("--token-file " + file + ": cannot read it (" + e.getMessage() + ")");
+        }
+        if (token.isEmpty()) {
+            throw new IllegalArgumentException("--token-file " + file + " is empty: the repository RPCs would need no"
+                    + " token; write the token into it");
+        }
+        return token;
     }
 
     /** The one way bundles are loaded: the classifier and, when the bundle has one, its verified detector. */
@@ -212,6 +230,9 @@ public final class ServerMain implements Callable<Integer> {
 
     /** Wires and starts everything; tests call this with their own loader. */
     static GuardServer start(ServerConfig config, ModelLoader loader) throws IOException {
+        // First, before the models load, so that bad TLS files fail in a second (binding happens at start()).
+        ServerBuilder<?> builder = tlsNamed(config,
+                () -> Grpc.newServerBuilderForPort(config.port(), credentials(config)));
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         List<AutoCloseable> owned = new ArrayList<>();
         new ClassLoaderMetrics().bindTo(registry);
@@ -249,8 +270,7 @@ public final class ServerMain implements Callable<Integer> {
             });
             InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
                     config.maxItems(), version, executor);
-            ServerBuilder<?> builder = Grpc.newServerBuilderForPort(config.port(), credentials(config))
-                    .executor(executor)
+            builder.executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
                     .addService(inference)
                     .addService(new GuardInspectService(models))
@@ -261,13 +281,16 @@ public final class ServerMain implements Callable<Integer> {
             }
             // Added last, so it runs first: refused (UNAUTHENTICATED) calls are counted too.
             builder.intercept(new MetricCollectingServerInterceptor(registry));
-            grpc = builder.build().start();
+            Server built = builder.build();
+            grpc = bound("--port", config.port(), built::start);
             if (config.healthPort() >= 0) {
-                healthOnly = Grpc.newServerBuilderForPort(config.healthPort(), InsecureServerCredentials.create())
-                        .addService(health.getHealthService()).build().start();
+                healthOnly = bound("--health-port", config.healthPort(), () -> Grpc.newServerBuilderForPort(
+                        config.healthPort(), InsecureServerCredentials.create())
+                        .addService(health.getHealthService()).build().start());
             }
             if (config.metricsPort() >= 0) {
-                endpoint = MetricsEndpoint.start(config.metricsPort(), registry);
+                endpoint = bound("--metrics-port", config.metricsPort(),
+                        () -> MetricsEndpoint.start(config.metricsPort(), registry));
             }
             if (!config.watchInterval().isZero()) {
                 // First in the list: the watch stops before anything else is closed.
@@ -301,6 +324,38 @@ public final class ServerMain implements Callable<Integer> {
             }
             models.close();
             throw e;
+        }
+    }
+
+    private interface Binding<T> {
+        T bind() throws IOException;
+    }
+
+    /** Binds a listener, naming the flag and port when that fails (a bare "Address already in use" names neither). */
+    private static <T> T bound(String flag, int port, Binding<T> binding) throws IOException {
+        try {
+            return binding.bind();
+        } catch (IOException e) {
+            throw new IOException(flag + " " + port + ": cannot listen there (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Runs {@code withCredentials}, naming the TLS files when their content is refused: Netty's own
+     * messages ("Input stream not contain valid certificates") name neither the file nor the fix.
+     */
+    private static <T> T tlsNamed(ServerConfig config, Binding<T> withCredentials) throws IOException {
+        try {
+            return withCredentials.bind();
+        } catch (IllegalArgumentException | IOException e) {
+            if (!config.tls()) {
+                throw e;
+            }
+            throw new IllegalArgumentException("TLS files refused (--tls-cert " + config.tlsCert() + ", --tls-key "
+                    + config.tlsKey() + (config.tlsClientCa() != null ? ", --tls-client-ca " + config.tlsClientCa() : "")
+                    + "): " + e.getMessage().replaceFirst("\\.$", "") + "; the certificates must be PEM and the key unencrypted PKCS#8 PEM"
+                    + " (convert a PKCS#1 'BEGIN RSA PRIVATE KEY' file with: openssl pkcs8 -topk8 -nocrypt -in KEY"
+                    + " -out KEY8)", e);
         }
     }
 

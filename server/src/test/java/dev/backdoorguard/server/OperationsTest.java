@@ -214,4 +214,27 @@ class OperationsTest {
         assertThat(after).containsExactly(Status.Code.UNAVAILABLE);
         TestServers.close(channel);
     }
+    @Test
+    void shutdownRunsABatchThatWasWaitingForCompanyInsteadOfLettingItMissTheDrain() throws Exception {
+        TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
+        // A lone request would wait a minute for company; the drain allows ten seconds.
+        GuardServer server = ServerMain.start(TestServers.config(repo, Map.of("GUARD_WORKERS", "1",
+                "GUARD_MAX_BATCH", "8", "GUARD_MAX_BATCH_DELAY_MS", "60000", "GUARD_DRAIN_SECONDS", "10")),
+                TestServers.realLoader());
+        ManagedChannel channel = TestServers.channel(server);
+        ExecutorService client = Executors.newSingleThreadExecutor();
+        try {
+            Future<ModelInferResponse> lone = client.submit(() -> TestServers.stub(channel)
+                    .modelInfer(TestServers.fp32("m", TestServers.randomPixels(1, 3))));
+            Thread.sleep(300);  // queued and taken by the worker, which is now waiting for company
+            assertThat(lone.isDone()).isFalse();
+            long t0 = System.nanoTime();
+            server.close();
+            assertThat(lone.get(5, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(5);
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(8));
+        } finally {
+            client.shutdownNow();
+            TestServers.close(channel);
+        }
+    }
 }

@@ -68,6 +68,35 @@ class ServerConfigTest {
                 .hasMessageContaining("workers must be >= 1");
     }
 
+    @Test
+    void aBlankTokenNeverLeavesTheRepositoryRpcsSilentlyOpen() throws Exception {
+        Map<String, String> model = Map.of("GUARD_MODEL", "/b");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_TOKEN", " "), home))
+                .hasMessageContaining("token is blank").hasMessageContaining("unset GUARD_TOKEN");
+        Path empty = Files.writeString(home.resolve("token"), "\n");
+        assertThatThrownBy(() -> ServerMain.readToken(empty))
+                .hasMessageContaining("--token-file " + empty + " is empty");
+        assertThatThrownBy(() -> ServerMain.readToken(home.resolve("absent")))
+                .hasMessageContaining("--token-file").hasMessageContaining("no such file");
+        Path token = Files.writeString(home.resolve("token2"), "s3cret\n");
+        assertThat(ServerMain.readToken(token)).isEqualTo("s3cret");
+    }
+
+    @Test
+    void badValuesNameTheFlagAsWellAsTheVariable() {
+        Map<String, String> model = Map.of("GUARD_MODEL", "/b");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_WORKERS", "two"), home))
+                .hasMessage("--workers (env GUARD_WORKERS): expected an integer, got 'two'");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "-1"), home))
+                .hasMessageContaining("--max-batch-delay-ms must not be negative");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_DRAIN_SECONDS", "-3"), home))
+                .hasMessageContaining("--drain-seconds must not be negative");
+        Map<String, String> tls = with(with(model, "GUARD_TLS_CERT", home.resolve("cert.pem").toString()),
+                "GUARD_TLS_KEY", home.resolve("key.pem").toString());
+        assertThatThrownBy(() -> ServerConfig.from(tls, home))
+                .hasMessage("--tls-cert " + home.resolve("cert.pem") + ": no such file");
+    }
+
     private static Map<String, String> with(Map<String, String> base, String key, String value) {
         Map<String, String> m = new java.util.HashMap<>(base);
         m.put(key, value);

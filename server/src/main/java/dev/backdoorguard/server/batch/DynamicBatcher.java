@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
 public final class DynamicBatcher implements AutoCloseable {
     private static final Logger logger = LoggerFactory.getLogger(DynamicBatcher.class);
     private static final long IDLE_POLL_MS = 50;
+    private static final long IDLE_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(IDLE_POLL_MS);
 
     private record Job(ServedModel model, PixelBatch batch, boolean guard, long deadlineNanos, long enqueuedNanos,
             CompletableFuture<BatchPrediction> result) {}
@@ -37,6 +38,7 @@ public final class DynamicBatcher implements AutoCloseable {
     private final BlockingQueue<Job> queue;
     private final List<Thread> workers = new ArrayList<>();
     private volatile boolean accepting = true;
+    private volatile boolean shuttingDown;
 
     public DynamicBatcher(BatcherConfig config, GuardMetrics metrics) {
         this.config = config;
@@ -90,8 +92,14 @@ public final class DynamicBatcher implements AutoCloseable {
                 long until = System.nanoTime() + config.maxDelay().toNanos();
                 while (items < config.maxBatch()) {
                     long wait = until - System.nanoTime();
-                    Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
+                    // Waited in slices: once shutdown begins, little or no company can come, so the batch
+                    // runs now rather than after a long --max-batch-delay-ms (it would miss the drain).
+                    Job next = wait > 0 ? queue.poll(Math.min(wait, IDLE_POLL_NANOS), TimeUnit.NANOSECONDS)
+                            : queue.poll();
                     if (next == null) {
+                        if (wait > IDLE_POLL_NANOS && !shuttingDown) {
+                            continue;
+                        }
                         break;
                     }
                     if (items + next.batch().size() > config.maxBatch()) {
@@ -241,8 +249,17 @@ public final class DynamicBatcher implements AutoCloseable {
         closeBy(System.nanoTime() + config.drainTimeout().toNanos());
     }
 
+    /**
+     * Shutdown has begun: batches stop waiting for company (requests already received are still
+     * accepted and served), so that what is queued runs within the drain.
+     */
+    public void stopWaitingForCompany() {
+        shuttingDown = true;
+    }
+
     /** As {@link #close()}, draining until {@code untilNanos} ({@link System#nanoTime()} clock). */
     public void closeBy(long untilNanos) {
+        stopWaitingForCompany();
         accepting = false;
         long until = untilNanos;
         for (Thread t : workers) {
