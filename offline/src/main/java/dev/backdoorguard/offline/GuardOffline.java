@@ -25,7 +25,18 @@ public final class GuardOffline {
     /** The configured command line; tests call {@code execute} on it directly. */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new GuardOffline());
-        cli.setExecutionExceptionHandler(new ErrorHandler());
+        ErrorHandler errors = new ErrorHandler();
+        cli.setExecutionExceptionHandler(errors);
+        cli.setParameterExceptionHandler(errors);
+        shareVersion(cli, new VersionProvider());
         return cli;
+    }
+
+    /** Every subcommand's --version (picocli's standard option) prints the tool's version, not nothing. */
+    private static void shareVersion(CommandLine cli, CommandLine.IVersionProvider version) {
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            sub.getCommandSpec().versionProvider(version);
+            shareVersion(sub, version);
+        }
     }
 }

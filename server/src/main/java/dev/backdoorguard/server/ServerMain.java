@@ -150,6 +150,10 @@ public final class ServerMain implements Callable<Integer> {
 
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new ServerMain());
+        cli.setParameterExceptionHandler((e, args2) -> {  // one line, not the whole usage
+            e.getCommandLine().getErr().println("guard serve: " + e.getMessage() + " (see 'guard serve --help')");
+            return 2;
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof IOException
                     || e instanceof dev.backdoorguard.core.guard.GuardException) {

@@ -24,6 +24,10 @@ public final class Triggers {
         int c = shape[0];
         int h = shape[1];
         int w = shape[2];
+        if (patternImage != null && !"blended".equals(name)) {
+            throw new IllegalArgumentException("a trigger image applies to the blended trigger only, not to '" + name
+                    + "'");
+        }
         switch (name == null ? "" : name) {
             case "badnets":
                 return new BadNets(c, h, w);
@@ -40,7 +44,15 @@ public final class Triggers {
     }
 
     private static float[] pattern(Path file, int[] shape) throws IOException {
-        BufferedImage img = ImageIO.read(file.toFile());
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new IOException(file + ": no such trigger image file");
+        }
+        BufferedImage img;
+        try {
+            img = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            throw new IOException(file + ": cannot read the trigger image (" + e.getMessage() + ")", e);
+        }
         if (img == null) {
             throw new IOException(file + ": not a readable PNG or JPEG image");
         }

@@ -103,6 +103,9 @@ public final class AttackCommand implements Callable<Integer> {
         if (!(poisonRate > 0 && poisonRate <= 1)) {
             throw new IllegalArgumentException("--poison-rate must be in (0, 1], got " + poisonRate);
         }
+        if (maxTrain < 0) {
+            throw new IllegalArgumentException("--max-train must be >= 0 (0 = all images), got " + maxTrain);
+        }
         output.checkFree();
         ImageDataset train = data.load(Datasets.Split.TRAIN, 10);
         ImageDataset test = data.load(Datasets.Split.TEST, 10);

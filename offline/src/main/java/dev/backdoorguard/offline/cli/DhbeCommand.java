@@ -164,6 +164,8 @@ public final class DhbeCommand implements Callable<Integer> {
                         + ".dhbe-checkpoint");
         DhbeCheckpoints checkpoints = new DhbeCheckpoints(dir, checkpointEvery, resume);
         run.checkOutput();
+        PurificationRun.checkApart("--checkpoint-dir", dir, "--model", run.model);
+        PurificationRun.checkApart("--checkpoint-dir", dir, "--out", run.output.out);
         ModelSpec model = Classifier.readSpec(run.model);
         Generators.checkImageSize(model.height(), model.imageWidth());
         if (patchSize > model.height()) {

@@ -11,7 +11,8 @@ import picocli.CommandLine;
  * Turns a failed command into one clear line on stderr and a non-zero exit code: 2 for bad input or
  * arguments, 1 for anything unexpected (with the stack trace, which is then a bug).
  */
-public final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
+public final class ErrorHandler implements CommandLine.IExecutionExceptionHandler,
+        CommandLine.IParameterExceptionHandler {
     public static final int BAD_INPUT = 2;
     public static final int FAILURE = 1;
 
@@ -34,6 +35,15 @@ public final class ErrorHandler implements CommandLine.IExecutionExceptionHandle
         cli.getErr().println(name + ": internal error: " + e);
         e.printStackTrace(cli.getErr());
         return FAILURE;
+    }
+
+    /** A bad command line (unknown or missing option, a value of the wrong type): one line, not the whole usage. */
+    @Override
+    public int handleParseException(CommandLine.ParameterException e, String[] args) {
+        CommandLine cli = e.getCommandLine();
+        String name = cli.getCommandSpec().qualifiedName();
+        cli.getErr().println(name + ": error: " + e.getMessage() + " (see '" + name + " --help')");
+        return BAD_INPUT;
     }
 
     private static String describe(Exception e) {

@@ -52,12 +52,34 @@ public final class PurificationRun {
 
     /** Fails early, before any work, on outputs that would lose or corrupt something. */
     void checkOutput() throws IOException {
-        Path in = model.toAbsolutePath().normalize();
-        Path target = output.out.toAbsolutePath().normalize();
-        if (in.equals(target) || (Files.exists(target) && Files.exists(in) && Files.isSameFile(in, target))) {
-            throw new IllegalArgumentException("--out must differ from --model (the input bundle is never modified)");
-        }
+        checkApart("--out", output.out, "--model", model);
         output.checkFree();
+    }
+
+    /**
+     * Refuses two directories of a run that are the same or nested (through {@code ..} or symbolic
+     * links too): writing or replacing one would delete or write into the other, e.g. the input bundle.
+     */
+    static void checkApart(String written, Path writtenDir, String other, Path otherDir) throws IOException {
+        Path a = canonical(writtenDir);
+        Path b = canonical(otherDir);
+        if (a.equals(b)) {
+            throw new IllegalArgumentException(written + " must differ from " + other + " (" + otherDir + ")");
+        }
+        if (a.startsWith(b) || b.startsWith(a)) {
+            throw new IllegalArgumentException(written + " " + writtenDir + " and " + other + " " + otherDir
+                    + " are nested: one would be written inside or over the other");
+        }
+    }
+
+    /** The absolute path with every existing part's symbolic links resolved. */
+    private static Path canonical(Path p) throws IOException {
+        Path abs = p.toAbsolutePath().normalize();
+        if (Files.exists(abs)) {
+            return abs.toRealPath();
+        }
+        Path parent = abs.getParent();
+        return parent == null ? abs : canonical(parent).resolve(abs.getFileName());
     }
 
     /** The before/after evaluation, when --eval-trigger is given. */

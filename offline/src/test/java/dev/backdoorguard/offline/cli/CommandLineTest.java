@@ -138,6 +138,13 @@ class CommandLineTest {
     void purifyRefusesToOverwriteItsInputOrRunWithABadU() {
         assertError(run("purify", "clp", "--model", model.toString(), "--out", model.toString()),
                 "--out must differ from --model");
+        // nested either way: the output would be written inside the input, or --force would delete it
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", model.resolve("sub").toString()),
+                "are nested");
+        assertError(run("purify", "clp", "--model", model.toString(), "--out", model.getParent().toString(), "--force"),
+                "are nested");
+        assertThat(model.resolve("sub")).doesNotExist();
+        assertThat(model.resolve("model.json")).isRegularFile();
         assertError(run("purify", "clp", "--model", model.toString(), "--out", tmp.resolve("x").toString(), "--u", "-1"),
                 "--u must be finite and >= 0");
         assertError(run("purify", "clp", "--model", model.toString(), "--out", tmp.resolve("x").toString(),
@@ -162,8 +169,26 @@ class CommandLineTest {
         assertError(run("attack", "--data-dir", tmp.resolve("nodata").toString(), "--out", out.toString()),
                 "data directory not found");
         assertError(run("attack", "--clean-fraction", "0.00001", "--out", out.toString()), "fewer than one image per class");
+        assertError(run("attack", "--max-train", "-5", "--out", out.toString()), "--max-train must be >= 0");
+        assertError(run("attack", "--trigger", "badnets", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
+                out.toString()), "a trigger image applies to the blended trigger only");
+        assertError(run("attack", "--trigger", "blended", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
+                out.toString()), "p.png: no such trigger image file");
         assertThat(out).doesNotExist();
-        assertThat(run("attack").exit()).isEqualTo(2); // picocli: --out is required
+        // picocli's own refusals (a missing required option, a value of the wrong type, an unknown option) are one
+        // line too, pointing at --help, rather than the whole usage text
+        assertError(run("attack"), "Missing required option: '--out=DIR' (see 'guard attack --help')");
+        assertError(run("attack", "--epochs", "1.5", "--out", out.toString()), "'1.5' is not an int");
+        assertError(run("purify", "clp", "--model", "m", "--out", "o", "--bogus"), "Unknown option: '--bogus'");
+    }
+
+    @Test
+    void everySubcommandPrintsTheVersion() {
+        for (String cmd : new String[] {"--version", "attack --version", "evaluate -V", "purify dhbe --version"}) {
+            Run r = run(cmd.split(" "));
+            assertThat(r.exit()).as(cmd).isZero();
+            assertThat(r.out()).as(cmd).startsWith("Backdoor Guard ");
+        }
     }
 
     @Test

@@ -159,6 +159,18 @@ class DhbeCommandTest {
         Files.writeString(ckpt.resolve("checkpoint.json"), "{\"format\": \"dhbe-checkpoint-1\", \"config\": ");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "4",
                 "--resume", "--checkpoint-dir", ckpt.toString())), "--resume: corrupt checkpoint");
+        // --checkpoint-dir replaces its directory as a whole: never one holding anything else, nor the bundles
+        Path victim = Files.createDirectories(tmp.resolve("victim"));
+        Files.writeString(victim.resolve("notes.txt"), "keep me");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",
+                "--checkpoint-every", "1", "--checkpoint-dir", victim.toString())),
+                "holds other files (no checkpoint.json)");
+        assertThat(victim.resolve("notes.txt")).hasContent("keep me");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",
+                "--checkpoint-every", "1", "--checkpoint-dir", m)), "--checkpoint-dir must differ from --model");
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",
+                "--checkpoint-every", "1", "--checkpoint-dir", out.resolve("ck").toString())),
+                "are nested");
         assertThat(out).doesNotExist();
         try (Stream<Path> files = Files.list(tmp)) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".never"));

@@ -55,6 +55,27 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
     }
 
     /**
+     * Each checkpoint replaces the directory as a whole, so it must be one this class wrote (or empty):
+     * pointing --checkpoint-dir at anything else would delete it.
+     */
+    private void checkOwnDirectory() throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--checkpoint-dir " + dir + " is a file, not a directory");
+        }
+        boolean empty;
+        try (java.util.stream.Stream<Path> children = Files.list(dir)) {
+            empty = children.findAny().isEmpty();
+        }
+        if (!empty && !Files.isRegularFile(dir.resolve(META))) {
+            throw new IllegalArgumentException("--checkpoint-dir " + dir + " holds other files (no " + META
+                    + "): each checkpoint replaces the whole directory, so give a new or empty one");
+        }
+    }
+
+    /**
      * Fails fast, before any work, when checkpoints cannot be written, or --resume has nothing to
      * resume or the settings differ.
      */
@@ -63,6 +84,7 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
             AtomicDirectory.recover(dir); // a run killed while replacing the checkpoint left it under a temporary name
         }
         if (every > 0) {
+            checkOwnDirectory();
             AtomicDirectory.checkWritable(dir);
         }
         if (!resume) {
