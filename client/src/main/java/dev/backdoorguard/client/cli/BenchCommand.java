@@ -29,7 +29,11 @@ import picocli.CommandLine.Spec;
             "Closed loop (--concurrency N callers) by default; open loop with --rate R (requests/s, at most",
             "--max-in-flight outstanding; requests that cannot start on time are counted as dropped).",
             "The run stops after --duration and/or --requests. Calls are not retried, so every error is counted.",
-            "Reports throughput, latency percentiles, errors by gRPC code and flag rates clean vs triggered."})
+            "Reports throughput, latency percentiles, errors by gRPC code (with the first message of each) and flag",
+            "rates clean vs triggered. A caller whose call ended UNAVAILABLE pauses 100 ms before its next send.",
+            "Exit code: 0 when every request succeeded (in --mode block, refusals of flagged inputs count as",
+            "success), 1 when any failed or the server could not be reached (the report is printed either way),",
+            "2 for bad arguments."})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
 
@@ -130,7 +134,9 @@ final class BenchCommand implements Callable<Integer> {
             progress.finish();
             out.println(json ? Json.write(toJson(report, model)) : text(report, model));
             out.flush();
-            return report.sent() > 0 && report.ok() == 0 ? ClientErrors.SERVER_ERROR : 0;
+            // Nonzero when anything failed, so that a script notices; block mode's refusals are the guard working.
+            return report.unexpectedErrorCount() > 0 || (report.sent() > 0 && report.ok() == 0)
+                    ? ClientErrors.SERVER_ERROR : 0;
         } finally {
             clients.forEach(GuardClient::close);
         }
@@ -161,6 +167,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         s.append(String.format(Locale.ROOT, "requests    sent %d  ok %d  errors %d%s  dropped/late %d%n",
                 r.sent(), r.ok(), r.errorCount(), errors, r.dropped()));
+        r.errorExamples().forEach((code, message) -> s.append(String.format(Locale.ROOT, "  first %s: %s%n", code,
+                message)));
         s.append(String.format(Locale.ROOT, "throughput  %.1f requests/s  %.1f items/s%n",
                 r.requestsPerSecond(), r.itemsPerSecond()));
         Map<String, Double> l = r.latencyMillis();
@@ -185,6 +193,7 @@ final class BenchCommand implements Callable<Integer> {
         json.put("sent", r.sent());
         json.put("ok", r.ok());
         json.put("errors", r.errors());
+        json.put("error_examples", r.errorExamples());
         json.put("dropped", r.dropped());
         json.put("items", r.items());
         json.put("requests_per_second", r.requestsPerSecond());

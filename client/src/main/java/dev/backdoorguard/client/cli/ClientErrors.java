@@ -10,7 +10,7 @@ import picocli.CommandLine;
  * Turns a failed command into one line on stderr and an exit code: 2 for bad input (arguments, files, a request the
  * server called INVALID_ARGUMENT), 1 for the server or the connection (unreachable, refused, blocked, timed out).
  */
-final class ClientErrors implements CommandLine.IExecutionExceptionHandler {
+final class ClientErrors implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
     static final int SERVER_ERROR = 1;
     static final int BAD_INPUT = 2;
 
@@ -32,5 +32,14 @@ final class ClientErrors implements CommandLine.IExecutionExceptionHandler {
         cli.getErr().println(name + ": internal error: " + e);
         e.printStackTrace(cli.getErr());
         return SERVER_ERROR;
+    }
+
+    /** A bad command line (unknown or missing option, a value of the wrong type): one line, not the whole usage. */
+    @Override
+    public int handleParseException(CommandLine.ParameterException e, String[] args) {
+        CommandLine cli = e.getCommandLine();
+        String name = cli.getCommandSpec().qualifiedName();
+        cli.getErr().println(name + ": error: " + e.getMessage() + " (see '" + name + " --help')");
+        return BAD_INPUT;
     }
 }

@@ -29,7 +29,10 @@ public final class GuardClientMain implements Runnable {
                 .setOut(out)
                 .setErr(err)
                 .setExecutionExceptionHandler(new ClientErrors())
+                .setParameterExceptionHandler(new ClientErrors())
                 .setCaseInsensitiveEnumValuesAllowed(true);
+        // picocli's --version on a subcommand prints nothing unless the subcommand has a provider
+        cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new Version()));
         cli.registerConverter(java.time.Duration.class, DurationConverter::parse);
         return cli.execute(args);
     }

@@ -2,6 +2,7 @@ package dev.backdoorguard.client.cli;
 
 import dev.backdoorguard.client.ClientConfig;
 import dev.backdoorguard.client.GuardClient;
+import dev.backdoorguard.client.GuardClientException;
 import dev.backdoorguard.client.GuardMode;
 import dev.backdoorguard.client.InputBatch;
 import dev.backdoorguard.client.ItemResult;
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -77,12 +80,20 @@ final class PredictCommand implements Callable<Integer> {
         List<Map<String, Object>> rows = new ArrayList<>();
         int width = files.stream().mapToInt(file -> file.toString().length()).max().orElse(0);
         try (GuardClient client = GuardClient.connect(config)) {
+            if (!names.isEmpty()) {
+                ClassNames.checkCount(names, client.modelMetadata(model).numClasses());
+            }
             String detector = "";
             long flagged = 0;
             for (int from = 0; from < files.size(); from += batch) {
                 List<Path> chunk = files.subList(from, Math.min(files.size(), from + batch));
-                Prediction prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk),
-                        mode, names));
+                Prediction prediction;
+                try {
+                    prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk), mode,
+                            names));
+                } catch (GuardClientException e) {
+                    throw new GuardClientException(e.code(), withFileNames(e.getMessage(), chunk), e);
+                }
                 detector = prediction.detector();
                 flagged += prediction.flaggedCount();
                 for (ItemResult item : prediction.items()) {
@@ -106,6 +117,27 @@ final class PredictCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private static final Pattern ITEM = Pattern.compile("items? \\[?(\\d+(?:, *\\d+)*)]?");
+
+    /**
+     * The server names items by their index in the request ("contents item 1", "flagged items [3, 5]"); a user gave
+     * files, so each index is followed by its file.
+     */
+    static String withFileNames(String message, List<Path> chunk) {
+        Matcher m = ITEM.matcher(message);
+        StringBuilder named = new StringBuilder();
+        while (m.find()) {
+            List<String> files = new ArrayList<>();
+            for (String index : m.group(1).split(", *")) {
+                int i = Integer.parseInt(index.strip());
+                files.add(i < chunk.size() ? chunk.get(i).toString() : "?");
+            }
+            m.appendReplacement(named, Matcher.quoteReplacement(m.group() + " (" + String.join(", ", files) + ")"));
+        }
+        m.appendTail(named);
+        return named.toString();
     }
 
     static String line(Path file, ItemResult item, int width) {

@@ -31,6 +31,8 @@ import org.HdrHistogram.Histogram;
  * turn.
  */
 public final class LoadGenerator {
+    private static final long UNAVAILABLE_PAUSE_MS = 100;
+
     private final List<GuardClient> clients;
     private final Workload workload;
     private final BenchConfig config;
@@ -97,12 +99,21 @@ public final class LoadGenerator {
      */
     private void closedLoop(LoadStats stats, long end, long requests, AtomicLong sequence)
             throws InterruptedException {
-        ClosedLoop loop = new ClosedLoop(stats, end, requests, sequence);
-        for (int c = 0; c < config.concurrency(); c++) {
-            loop.sendNext(clients.get(c % clients.size()));
+        ScheduledExecutorService pauses = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "bench-backoff");
+            thread.setDaemon(true);
+            return thread;
+        });
+        ClosedLoop loop = new ClosedLoop(stats, end, requests, sequence, pauses);
+        try {
+            for (int c = 0; c < config.concurrency(); c++) {
+                loop.sendNext(clients.get(c % clients.size()));
+            }
+            // Every call ends by its deadline and every caller counts down once, even one that broke.
+            loop.finished.await();
+        } finally {
+            pauses.shutdownNow();
         }
-        // Every call ends by its deadline and every caller counts down once, even one that broke.
-        loop.finished.await();
         if (loop.broken.get() != null) {
             throw new IllegalStateException("a closed-loop caller failed", loop.broken.get());
         }
@@ -117,12 +128,26 @@ public final class LoadGenerator {
         private final AtomicLong tickets = new AtomicLong();
         private final CountDownLatch finished = new CountDownLatch(config.concurrency());
         private final AtomicReference<Throwable> broken = new AtomicReference<>();
+        private final ScheduledExecutorService pauses;
 
-        ClosedLoop(LoadStats stats, long end, long requests, AtomicLong sequence) {
+        ClosedLoop(LoadStats stats, long end, long requests, AtomicLong sequence, ScheduledExecutorService pauses) {
             this.stats = stats;
             this.end = end;
             this.requests = requests;
             this.sequence = sequence;
+            this.pauses = pauses;
+        }
+
+        /**
+         * After an UNAVAILABLE answer (the server is gone, not ready or shutting down) the caller pauses before its
+         * next send: resending at once would spin, counting hundreds of thousands of errors a second.
+         */
+        private boolean pausedAfter(Throwable failure, GuardClient client) {
+            if (failure == null || !"UNAVAILABLE".equals(codeOf(failure))) {
+                return false;
+            }
+            pauses.schedule(() -> sendNext(client), UNAVAILABLE_PAUSE_MS, TimeUnit.MILLISECONDS);
+            return true;
         }
 
         /**
@@ -140,14 +165,16 @@ public final class LoadGenerator {
                 try {
                     answer = client.predictAsync(request(entry));
                 } catch (RuntimeException e) {
-                    stats.failure("CLIENT_ERROR");
+                    stats.failure("CLIENT_ERROR", e.toString());
                     continue;
                 }
                 if (!answer.isDone()) {
                     answer.whenComplete((prediction, failure) -> {
                         try {
                             record(entry, sentAt, prediction, failure);
-                            sendNext(client);
+                            if (!pausedAfter(failure, client)) {
+                                sendNext(client);
+                            }
                         } catch (Throwable t) {
                             // Thrown before this caller counted down (an Error, or a bug): swallowed by the future,
                             // it would leave the run waiting forever; end the caller and fail the run instead.
@@ -159,6 +186,9 @@ public final class LoadGenerator {
                 }
                 Throwable failure = failureOf(answer);
                 record(entry, sentAt, failure == null ? answer.join() : null, failure);
+                if (pausedAfter(failure, client)) {
+                    return;
+                }
             }
             finished.countDown();
         }
@@ -169,10 +199,10 @@ public final class LoadGenerator {
                 if (failure == null) {
                     stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
                 } else {
-                    stats.failure(codeOf(failure));
+                    stats.failure(codeOf(failure), messageOf(failure));
                 }
             } catch (RuntimeException e) {
-                stats.failure("CLIENT_ERROR");
+                stats.failure("CLIENT_ERROR", e.toString());
             }
         }
     }
@@ -191,6 +221,12 @@ public final class LoadGenerator {
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                 ? failure.getCause() : failure;
         return cause instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR";
+    }
+
+    private static String messageOf(Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        return cause.getMessage() != null ? cause.getMessage() : cause.toString();
     }
 
     private void openLoop(LoadStats stats, long start, long end, long requests, AtomicLong sequence)
@@ -221,14 +257,14 @@ public final class LoadGenerator {
                         if (failure == null) {
                             stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
                         } else {
-                            stats.failure(codeOf(failure));
+                            stats.failure(codeOf(failure), messageOf(failure));
                         }
                     } finally {
                         inFlight.release();
                     }
                 });
             } catch (RuntimeException e) {
-                stats.failure("CLIENT_ERROR");
+                stats.failure("CLIENT_ERROR", e.toString());
                 inFlight.release();
             }
         }
@@ -261,7 +297,7 @@ public final class LoadGenerator {
         return new LoadReport(config.openLoop() ? "open" : "closed",
                 config.openLoop() ? config.maxInFlight() : config.concurrency(), config.rate(),
                 workload.get(0).batch().size(), seconds, stats.sent.sum(), stats.ok.sum(), stats.errorsByCode(),
-                stats.dropped.sum(), stats.items.sum(), percentiles,
+                stats.errorExamples(), stats.dropped.sum(), stats.items.sum(), percentiles,
                 empty ? Double.NaN : latencies.getMean() / 1000.0,
                 stats.cleanItems.sum(), stats.cleanFlagged.sum(), stats.triggeredItems.sum(),
                 stats.triggeredFlagged.sum());

@@ -17,6 +17,7 @@ import java.util.TreeMap;
  * @param sent requests sent
  * @param ok requests answered successfully
  * @param errors failed requests by gRPC status code
+ * @param errorExamples the first message of each code in {@code errors}
  * @param dropped open-loop requests not sent on time
  * @param items items in successful answers
  * @param latencyMillis p50, p90, p99, p99.9 and max latency of successful requests in milliseconds (open loop: from
@@ -36,6 +37,7 @@ public record LoadReport(
         long sent,
         long ok,
         Map<String, Long> errors,
+        Map<String, String> errorExamples,
         long dropped,
         long items,
         Map<String, Double> latencyMillis,
@@ -47,12 +49,22 @@ public record LoadReport(
 
     public LoadReport {
         errors = Collections.unmodifiableMap(new TreeMap<>(errors));
+        errorExamples = Collections.unmodifiableMap(new TreeMap<>(errorExamples));
         latencyMillis = Collections.unmodifiableMap(new LinkedHashMap<>(latencyMillis)); // keeps p50..max order
     }
 
     /** Failed requests. */
     public long errorCount() {
         return errors.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /**
+     * Failed requests other than the guard's own refusals in block mode (FAILED_PRECONDITION, which a
+     * --mode block run expects for flagged inputs).
+     */
+    public long unexpectedErrorCount() {
+        return errors.entrySet().stream().filter(e -> !e.getKey().equals("FAILED_PRECONDITION"))
+                .mapToLong(Map.Entry::getValue).sum();
     }
 
     /** Successful requests per second. */

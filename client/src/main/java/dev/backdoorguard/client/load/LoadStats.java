@@ -37,12 +37,20 @@ final class LoadStats {
         ok.increment();
     }
 
-    void failure(String code) {
+    /** The first message seen for each code: the report shows what went wrong, not only how often. */
+    final ConcurrentHashMap<String, String> firstMessages = new ConcurrentHashMap<>();
+
+    void failure(String code, String message) {
         errors.computeIfAbsent(code, c -> new LongAdder()).increment();
+        firstMessages.putIfAbsent(code, message == null ? "" : message);
     }
 
     long errorCount() {
         return errors.values().stream().mapToLong(LongAdder::sum).sum();
+    }
+
+    Map<String, String> errorExamples() {
+        return new TreeMap<>(firstMessages);
     }
 
     Map<String, Long> errorsByCode() {

@@ -91,7 +91,35 @@ class PredictCommandTest {
                 images.toString());
         assertThat(block.exitCode()).isEqualTo(1);
         assertThat(block.err().lines().toList()).hasSize(1);
-        assertThat(block.err()).contains("FAILED_PRECONDITION").contains("flagged");
+        assertThat(block.err()).contains("FAILED_PRECONDITION").contains("flagged")
+                .contains("b-triggered.png"); // the server's item index, named as the user's file
+    }
+
+    @Test
+    void labelsThatCannotBeTheModelsClassNamesAreRefused() throws IOException {
+        CliRun typo = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
+                "fashion_mnist", images.toString());
+        assertThat(typo.exitCode()).isEqualTo(2);
+        assertThat(typo.err()).contains("--labels 'fashion_mnist': not a known preset");
+        CliRun three = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels", "a,b,c",
+                images.toString());
+        assertThat(three.exitCode()).isEqualTo(2);
+        assertThat(three.err()).contains("--labels gives 3 class names; the model has 10 classes");
+        CliRun noFile = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
+                "@" + dir.resolve("none.txt"), images.toString());
+        assertThat(noFile.exitCode()).isEqualTo(2);
+        assertThat(noFile.err()).contains("none.txt: no such file");
+        assertThat(server.inferCalls.get()).isZero();
+    }
+
+    @Test
+    void serverMessagesNameTheFileBehindEachItemIndex() {
+        List<Path> chunk = List.of(Path.of("a.png"), Path.of("b.png"), Path.of("c.png"));
+        assertThat(PredictCommand.withFileNames("inputs[0].contents item 1: undecodable image", chunk))
+                .isEqualTo("inputs[0].contents item 1 (b.png): undecodable image");
+        assertThat(PredictCommand.withFileNames("detector d flagged items [0, 2] of 3", chunk))
+                .isEqualTo("detector d flagged items [0, 2] (a.png, c.png) of 3");
+        assertThat(PredictCommand.withFileNames("unknown model 'x'", chunk)).isEqualTo("unknown model 'x'");
     }
 
     @Test
@@ -127,6 +155,13 @@ class PredictCommandTest {
                 .isEqualTo(2);
         assertThat(CliRun.of("predict", "--target", "nohost", "--model", "fashion", images.toString()).err())
                 .contains("target must be host:port");
+        CliRun unknownOption = CliRun.of("predict", "--model", "fashion", "--bogus", images.toString());
+        assertThat(unknownOption.exitCode()).isEqualTo(2);
+        assertThat(unknownOption.err().strip()).isEqualTo(
+                "guard predict: error: Unknown option: '--bogus' (see 'guard predict --help')");
+        for (String command : new String[] {"predict", "bench", "demo"}) {
+            assertThat(CliRun.of(command, "--version").out()).as(command).startsWith("guard client ");
+        }
         CliRun help = CliRun.of("predict", "--help");
         assertThat(help.exitCode()).isZero();
         assertThat(help.out()).contains("--mode").contains("--json").contains("--ca-cert").contains("--token");

@@ -106,6 +106,20 @@ class LoadGeneratorTest {
     }
 
     @Test
+    @Timeout(30)
+    void callersPauseAfterUnavailableInsteadOfSpinningAndTheReportSaysWhy() throws InterruptedException {
+        server.close();
+        LoadReport report = run(new BenchConfig("fashion", GuardMode.FLAG, 2, 0, 1, Duration.ofSeconds(1), 0,
+                Duration.ZERO));
+
+        // Two callers for one second, each pausing 100 ms after every UNAVAILABLE: about 20 calls, not thousands.
+        assertThat(report.sent()).isBetween(2L, 30L);
+        assertThat(report.errors()).containsOnlyKeys("UNAVAILABLE");
+        assertThat(report.errorExamples().get("UNAVAILABLE")).isNotBlank();
+        assertThat(report.unexpectedErrorCount()).isEqualTo(report.sent());
+    }
+
+    @Test
     void durationBoundedRunStopsOnTimeAfterItsWarmUp() throws InterruptedException {
         server.delayMillis = 20;
         long start = System.nanoTime();
