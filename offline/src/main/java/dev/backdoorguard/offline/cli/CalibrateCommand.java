@@ -178,6 +178,9 @@ public final class CalibrateCommand implements Callable<Integer> {
             if (evalTrigger != null && (evalTarget < 0 || evalTarget >= k)) {
                 throw new IllegalArgumentException("--eval-target " + evalTarget + " is outside [0, " + k + ")");
             }
+            // Made now, so that a misspelt trigger fails before the feature passes rather than after them.
+            Trigger trigger = evalTrigger == null ? null
+                    : triggerOptions.create(evalTrigger, classifier.spec().inputShape());
             PurificationData cleanData = clean.load(data, k, seed);
             ImageDataset cleanSet = cleanData.clean();
             ClassifierFeatures features = new ClassifierFeatures(classifier, cleanSet, batchSize,
@@ -208,7 +211,6 @@ public final class CalibrateCommand implements Callable<Integer> {
             DetectorEvaluator.Result result = null;
             if (evalTrigger != null) {
                 ImageDataset test = data.load(Datasets.Split.TEST, k);
-                Trigger trigger = triggerOptions.create(evalTrigger, test.shape());
                 // Served exactly as the server will; it shares the classifier (and its manager, where
                 // the centroids go), which the enclosing try closes.
                 ModelGuard evaluated = new ModelGuard(classifier, calibration, weightsSha);

@@ -175,6 +175,10 @@ public final class DhbeCommand implements Callable<Integer> {
         checkpoints.checkResumable(config);
         DhbePurifier dhbe = new DhbePurifier(config, checkpoints, evalEvery > 0 ? run.lazyEvaluation(this::subset) : null, evalEvery,
                 DhbeProgress.stderr());
+        if (DhbeProfile.parse(profile) == DhbeProfile.FULL && iterations == null) {
+            spec.commandLine().getErr().println("dhbe: note: --profile full is the reference's GPU budget (15,000"
+                    + " iterations at batch 256: days on a CPU); --profile cpu is the documented CPU profile");
+        }
         try {
             return run.execute(dhbe, PurificationData.none(), null, Map.of(), spec.commandLine().getOut());
         } catch (UncheckedIOException e) {

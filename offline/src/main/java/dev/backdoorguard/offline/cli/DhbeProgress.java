@@ -86,6 +86,9 @@ final class DhbeProgress implements DhbeListener {
     }
 
     private static String minutes(double seconds) {
-        return seconds < 90 ? String.format("%.0f s", seconds) : String.format("%.1f min", seconds / 60);
+        if (seconds < 90) {
+            return String.format("%.0f s", seconds);
+        }
+        return seconds < 5400 ? String.format("%.1f min", seconds / 60) : String.format("%.1f h", seconds / 3600);
     }
 }

@@ -68,6 +68,9 @@ public final class FstCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (FstMode.parse(mode) != FstMode.FST && spec.commandLine().getParseResult().hasMatchedOption("--alpha")) {
+            throw new IllegalArgumentException("--alpha applies to --mode fst only, not to --mode " + mode);
+        }
         FstConfig config = new FstConfig(FstMode.parse(mode), alpha, epochs, batchSize, learningRate,
                 new Augmentation(padding, !noFlip), run.seed);
         run.checkOutput();

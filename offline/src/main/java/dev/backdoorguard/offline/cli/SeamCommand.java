@@ -139,6 +139,10 @@ public final class SeamCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (recoverTarget != null && spec.commandLine().getParseResult().hasMatchedOption("--recover-target-ratio")) {
+            throw new IllegalArgumentException("give --recover-target (absolute) or --recover-target-ratio (relative),"
+                    + " not both");
+        }
         if (recoverBetas.size() != 2) {
             throw new IllegalArgumentException("--recover-betas takes two values B1,B2, got " + recoverBetas);
         }

@@ -67,13 +67,14 @@ class CalibrateCommandTest {
         String[][] cases = {
             {"--tau", "2", "--fpr", "0.01"}, {"--tau", "0"}, {"--tau", "-1"}, {"--fpr", "1.5"}, {"--fpr", "0"},
             {"--weight-mode", "bogus"}, {"--clean-fraction", "0.0002"}, {"--eval-trigger", "badnets", "--eval-target", "12"},
-            {"--score", "bogus"}, {"--score", "mahalanobis", "--weight-mode", "per-class"}
+            {"--score", "bogus"}, {"--score", "mahalanobis", "--weight-mode", "per-class"},
+            {"--eval-trigger", "badnet"}
         };
         String[] expected = {
             "--tau and --fpr", "--tau must be a positive", "--tau must be a positive", "--fpr must be in (0, 1)",
             "--fpr must be in (0, 1)", "unknown weight mode 'bogus'", "class 0 has 1", "--eval-target 12",
             "--score: unknown score rule 'bogus' (expected one of cosine-sum, mahalanobis)",
-            "--weight-mode per-class weights the cosine sum"
+            "--weight-mode per-class weights the cosine sum", "unknown trigger 'badnet'"
         };
         for (int i = 0; i < cases.length; i++) {
             String[] args = Stream.concat(Stream.of("calibrate", "--model", m), Stream.of(cases[i])).toArray(String[]::new);
@@ -82,6 +83,8 @@ class CalibrateCommandTest {
             assertThat(r.err()).contains(expected[i]);
             assertThat(hashes(model)).isEqualTo(before);
         }
+        assertThat(run("calibrate", "--model", m, "--eval-trigger", "badnet").err())
+                .as("a misspelt trigger is refused before the feature passes").doesNotContain("features pass");
         CommandLineTest.Run missing = run("calibrate", "--model", tmp.resolve("nope").toString());
         assertThat(missing.exit()).isEqualTo(ErrorHandler.BAD_INPUT);
         assertThat(missing.err()).contains("nope");

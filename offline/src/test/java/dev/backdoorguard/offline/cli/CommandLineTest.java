@@ -155,6 +155,8 @@ class CommandLineTest {
                 "--clean-fraction", "0"), "--clean-fraction must be in (0, 1]");
         assertError(run("purify", "fst", "--model", model.toString(), "--out", tmp.resolve("x").toString(),
                 "--mode", "all"), "unknown --mode 'all'");
+        assertError(run("purify", "fst", "--model", model.toString(), "--out", tmp.resolve("x").toString(),
+                "--mode", "ft", "--alpha", "5"), "--alpha applies to --mode fst only");
         assertThat(tmp.resolve("x")).doesNotExist();
     }
 

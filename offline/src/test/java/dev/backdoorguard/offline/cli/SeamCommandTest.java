@@ -114,6 +114,7 @@ class SeamCommandTest {
         assertError(seam(out, "--forget-lr-ladder", "fast"), "--forget-lr-ladder must be comma-separated rates");
         assertError(seam(out, "--recover-betas", "0.5"), "--recover-betas takes two values");
         assertError(seam(out, "--forget-lr", "-1"), "--forget-lr must be finite and > 0");
+        assertError(seam(out, "--recover-target", "0.9", "--recover-target-ratio", "0.95"), "not both");
         assertError(CommandLineTest.run("purify", "seam", "--model", model.toString(), "--out", model.toString()),
                 "--out must differ from --model");
         assertThat(out).doesNotExist();
