@@ -77,7 +77,7 @@ public final class GuardServer implements AutoCloseable {
             return;
         }
         closed = true;
-        logger.info("shutting down: draining for up to {}", config.drainTimeout());
+        logger.info("shutting down: draining for up to {} s", config.drainTimeout().toSeconds());
         events.terminate();
         grpc.shutdown();
         batcher.stopWaitingForCompany();
@@ -90,8 +90,8 @@ public final class GuardServer implements AutoCloseable {
                     break;
                 }
                 if (System.nanoTime() - until > 0) {
-                    logger.warn("{} requests still in flight after {}; cancelling them", inference.inFlight(),
-                            config.drainTimeout());
+                    logger.warn("{} requests still in flight after {} s; cancelling them", inference.inFlight(),
+                            config.drainTimeout().toSeconds());
                     break;
                 }
             }

@@ -148,7 +148,16 @@ public final class ServerMain implements Callable<Integer> {
                     + " default 0). Copy a new version in under another name and rename it into place.")
     String watchInterval;
 
+    /**
+     * gRPC logs every message it refuses while reading it (over --max-message-bytes) as a WARNING with a stack
+     * trace: any client could flood the log. The client gets RESOURCE_EXHAUSTED and the refusal is counted in
+     * grpc_server_* metrics. Held here because JUL keeps loggers only weakly (the level would be lost).
+     */
+    private static final java.util.logging.Logger DEFRAME_FAILURES =
+            java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerStream");
+
     public static void main(String[] args) {
+        DEFRAME_FAILURES.setLevel(java.util.logging.Level.SEVERE);
         CommandLine cli = new CommandLine(new ServerMain());
         cli.setParameterExceptionHandler((e, args2) -> {  // one line, not the whole usage
             e.getCommandLine().getErr().println("guard serve: " + e.getMessage() + " (see 'guard serve --help')");

@@ -13,4 +13,20 @@ public final class BundleException extends IOException {
     public BundleException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * {@code what} (e.g. "path: not valid JSON") followed by the parser's problem and where it is, without
+     * Jackson's "[Source: REDACTED ...]" noise.
+     */
+    public static BundleException invalidJson(String what, IOException e) {
+        String problem = e.getMessage();
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException json) {
+            problem = json.getOriginalMessage();
+            if (json.getLocation() != null && json.getLocation().getLineNr() > 0) {
+                problem += " (line " + json.getLocation().getLineNr() + ", column " + json.getLocation().getColumnNr()
+                        + ")";
+            }
+        }
+        return new BundleException(what + ": " + problem, e);
+    }
 }

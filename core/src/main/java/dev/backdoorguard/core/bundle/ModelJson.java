@@ -25,7 +25,7 @@ public final class ModelJson {
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             throw new BundleException(file + ": missing (a bundle needs model.json)");
         } catch (IOException e) {
-            throw new BundleException(file + ": not valid JSON: " + e.getMessage());
+            throw BundleException.invalidJson(file + ": not valid JSON", e);
         }
         if (root == null || !root.isObject()) {
             throw new BundleException(file + ": must be a JSON object");

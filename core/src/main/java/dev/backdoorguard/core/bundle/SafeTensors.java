@@ -50,7 +50,7 @@ public final class SafeTensors {
             try {
                 header = JSON.readTree(StandardCharsets.UTF_8.decode(headerBytes).toString());
             } catch (IOException e) {
-                throw new BundleException(file + ": safetensors header is not valid JSON: " + e.getMessage());
+                throw BundleException.invalidJson(file + ": safetensors header is not valid JSON", e);
             }
             if (header == null || !header.isObject()) {
                 throw new BundleException(file + ": safetensors header is not a JSON object");

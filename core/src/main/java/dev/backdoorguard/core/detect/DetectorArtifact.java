@@ -146,7 +146,7 @@ public record DetectorArtifact(DetectorCalibration calibration, ObjectNode prove
         try {
             root = JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new BundleException(file + ": not valid JSON: " + e.getMessage());
+            throw BundleException.invalidJson(file + ": not valid JSON", e);
         }
         try {
             return parse(root, SafeTensors.read(bundle.resolve(TENSORS_FILE)));

@@ -148,7 +148,8 @@ class BundleTest {
         Files.writeString(json, good.replaceFirst("\"input_shape\" : \\[ 1, 28, 28 \\]", "\"input_shape\" : [ 3, 28, 28 ]"));
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("one mean and one std per channel");
         Files.writeString(json, "{ broken");
-        assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("not valid JSON");
+        assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("not valid JSON")
+                .hasMessageContaining("(line 1, column").hasMessageNotContaining("REDACTED");
         Files.delete(json);
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("model.json: missing");
         assertThatThrownBy(() -> Classifier.load(tmp.resolve("nope"), registry))

@@ -27,12 +27,13 @@ public final class OutputOptions {
      */
     void checkFree() throws IOException {
         AtomicDirectory.recover(out);
+        // Not-a-bundle first: suggesting --force for something --force would refuse sends the user in a circle.
+        if (Files.exists(out) && !replaceable(out)) {
+            throw new IllegalArgumentException("--out " + out + " exists and is not a bundle (no "
+                    + Classifier.MODEL_JSON + "): give a new path (--force only replaces a bundle or an empty directory)");
+        }
         if (Files.exists(out) && !force) {
             throw new FileAlreadyExistsException(out + " already exists (use --force to replace it)");
-        }
-        if (Files.exists(out) && !replaceable(out)) {
-            throw new IllegalArgumentException("--out " + out + " is not a bundle (no " + Classifier.MODEL_JSON
-                    + "): --force only replaces a bundle or an empty directory");
         }
         AtomicDirectory.checkWritable(out);
     }

@@ -197,7 +197,7 @@ class CommandLineTest {
     void anExistingOutputIsNeverTouchedWithoutForce() throws Exception {
         Path existing = Files.createDirectories(tmp.resolve("existing"));
         Files.writeString(existing.resolve("keep.txt"), "mine");
-        assertError(run("attack", "--out", existing.toString()), "already exists (use --force");
+        assertError(run("attack", "--out", existing.toString()), "exists and is not a bundle");
         assertThat(Files.readString(existing.resolve("keep.txt"))).isEqualTo("mine");
     }
 

@@ -81,17 +81,19 @@ class UnwritableOutputTest {
 
     @Test
     void forceReplacesOnlyABundleOrAnEmptyDirectory() throws IOException {
-        assertError(clp(file), file + " already exists (use --force to replace it)");
-        assertError(clp(file, "--force"), "--out " + file + " is not a bundle (no model.json)");
+        // not a bundle, so --force would not help: the message says so rather than suggesting it
+        assertError(clp(file), "--out " + file + " exists and is not a bundle (no model.json): give a new path");
+        assertError(clp(file, "--force"), "--out " + file + " exists and is not a bundle (no model.json)");
         Path photos = Files.createDirectories(tmp.resolve("photos"));
         Files.writeString(photos.resolve("cat.jpg"), "meow");
         Map<String, String> withPhotos = snapshot();
-        assertError(clp(photos, "--force"), "--out " + photos + " is not a bundle");
+        assertError(clp(photos, "--force"), "--out " + photos + " exists and is not a bundle");
         assertThat(snapshot()).isEqualTo(withPhotos);
 
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         Run ok = clp(empty, "--force");
         assertThat(ok.exit()).as(ok.err()).isZero();
+        assertError(clp(empty), empty + " already exists (use --force to replace it)"); // now a bundle
         Run again = clp(empty, "--force"); // now a bundle: replaced
         assertThat(again.exit()).as(again.err()).isZero();
         assertThat(empty.resolve("model.json")).exists();
