@@ -66,6 +66,9 @@ public final class EvaluateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
         }
         long start = System.nanoTime();
+        // Seconds of silent work otherwise: say what is running (stderr, so --json output stays clean).
+        System.err.println("evaluate: running the test set" + (trigger == null ? "" : ", clean and triggered")
+                + (detector ? ", with the detector" : "") + " ...");
         ModelSpec modelSpec;
         AttackMetrics m;
         DetectorMetrics dm = null;
