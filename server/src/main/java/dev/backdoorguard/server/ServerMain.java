@@ -59,7 +59,8 @@ public final class ServerMain implements Callable<Integer> {
     String model;
 
     @Option(names = "--model-name", paramLabel = "NAME",
-            description = "Name to serve --model under; default its directory name (env GUARD_MODEL_NAME).")
+            description = "Name to serve --model under; default its directory name, or its parent's for a"
+                    + " version directory such as models/fashion-mnist/1 (env GUARD_MODEL_NAME).")
     String modelName;
 
     @Option(names = "--model-repository", paramLabel = "DIR",

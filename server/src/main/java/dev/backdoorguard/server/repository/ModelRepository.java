@@ -71,7 +71,14 @@ public final class ModelRepository implements AutoCloseable {
         if (!Files.isDirectory(bundle)) {
             throw new IllegalArgumentException("model bundle " + bundle + " is not a directory");
         }
-        String served = name != null ? name : bundle.toAbsolutePath().normalize().getFileName().toString();
+        Path absolute = bundle.toAbsolutePath().normalize();
+        String served = name;
+        if (served == null) {
+            // <repo>/<model>/<version>/ given directly: serve it as <model>, not as "1"
+            boolean versionDir = absolute.getFileName().toString().matches("\\d+") && absolute.getParent() != null
+                    && absolute.getParent().getFileName() != null;
+            served = (versionDir ? absolute.getParent() : absolute).getFileName().toString();
+        }
         checkName(served);
         return new ModelRepository(null, bundle, served, loader, listener);
     }

@@ -17,6 +17,23 @@ class ModelRepositoryTest {
     Path repo;
 
     @Test
+    void aVersionDirectoryGivenAsTheBundleIsServedUnderItsModelsName() throws IOException {
+        Path version = Files.createDirectories(repo.resolve("fashion-mnist/1"));
+        Path plain = Files.createDirectories(repo.resolve("my-model"));
+        ModelLoader loader = RecordingGuard::new;
+        try (ModelRepository one = ModelRepository.ofBundle(version, null, loader, RepositoryListener.none());
+                ModelRepository two = ModelRepository.ofBundle(plain, null, loader, RepositoryListener.none());
+                ModelRepository named = ModelRepository.ofBundle(version, "fm", loader, RepositoryListener.none())) {
+            for (ModelRepository r : List.of(one, two, named)) {
+                r.loadAll();
+            }
+            assertThat(one.knownNames()).containsExactly("fashion-mnist");
+            assertThat(two.knownNames()).containsExactly("my-model");
+            assertThat(named.knownNames()).containsExactly("fm");
+        }
+    }
+
+    @Test
     void anOldVersionClosesOnlyAfterItsLastRequestReleasesIt() throws IOException {
         Files.createDirectories(repo.resolve("m/1"));
         List<RecordingGuard> loaded = new ArrayList<>();
