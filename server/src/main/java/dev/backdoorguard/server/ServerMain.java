@@ -162,6 +162,7 @@ public final class ServerMain implements Callable<Integer> {
         CommandLine cli = new CommandLine(new ServerMain());
         cli.setParameterExceptionHandler((e, args2) -> {  // one line, not the whole usage
             e.getCommandLine().getErr().println("guard serve: " + e.getMessage() + " (see 'guard serve --help')");
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, e.getCommandLine().getErr());
             return 2;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -367,7 +368,7 @@ public final class ServerMain implements Callable<Integer> {
             }
             throw new IllegalArgumentException("TLS files refused (--tls-cert " + config.tlsCert() + ", --tls-key "
                     + config.tlsKey() + (config.tlsClientCa() != null ? ", --tls-client-ca " + config.tlsClientCa() : "")
-                    + "): " + e.getMessage().replaceFirst("\\.$", "") + "; the certificates must be PEM and the key unencrypted PKCS#8 PEM"
+                    + "): " + String.valueOf(e.getMessage()).replaceFirst("\\.$", "") + "; the certificates must be PEM and the key unencrypted PKCS#8 PEM"
                     + " (convert a PKCS#1 'BEGIN RSA PRIVATE KEY' file with: openssl pkcs8 -topk8 -nocrypt -in KEY"
                     + " -out KEY8)", e);
         }

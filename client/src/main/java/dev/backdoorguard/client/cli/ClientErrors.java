@@ -40,6 +40,7 @@ final class ClientErrors implements CommandLine.IExecutionExceptionHandler, Comm
         CommandLine cli = e.getCommandLine();
         String name = cli.getCommandSpec().qualifiedName();
         cli.getErr().println(name + ": error: " + e.getMessage() + " (see '" + name + " --help')");
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, cli.getErr()); // "Did you mean ...", if any
         return BAD_INPUT;
     }
 }

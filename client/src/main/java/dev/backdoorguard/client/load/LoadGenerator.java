@@ -146,8 +146,18 @@ public final class LoadGenerator {
             if (failure == null || !"UNAVAILABLE".equals(codeOf(failure))) {
                 return false;
             }
-            pauses.schedule(() -> sendNext(client), UNAVAILABLE_PAUSE_MS, TimeUnit.MILLISECONDS);
+            pauses.schedule(() -> resume(client), UNAVAILABLE_PAUSE_MS, TimeUnit.MILLISECONDS);
             return true;
+        }
+
+        /** sendNext from the pause timer, guarded as the answer callback is (see there). */
+        private void resume(GuardClient client) {
+            try {
+                sendNext(client);
+            } catch (Throwable t) {
+                broken.compareAndSet(null, t);
+                finished.countDown();
+            }
         }
 
         /**

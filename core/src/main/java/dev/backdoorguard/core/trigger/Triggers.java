@@ -24,7 +24,7 @@ public final class Triggers {
         int c = shape[0];
         int h = shape[1];
         int w = shape[2];
-        if (patternImage != null && !"blended".equals(name)) {
+        if (patternImage != null && !"blended".equals(name) && NAMES.contains(name)) {
             throw new IllegalArgumentException("a trigger image applies to the blended trigger only, not to '" + name
                     + "'");
         }

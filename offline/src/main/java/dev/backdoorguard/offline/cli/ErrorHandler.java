@@ -43,6 +43,7 @@ public final class ErrorHandler implements CommandLine.IExecutionExceptionHandle
         CommandLine cli = e.getCommandLine();
         String name = cli.getCommandSpec().qualifiedName();
         cli.getErr().println(name + ": error: " + e.getMessage() + " (see '" + name + " --help')");
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, cli.getErr()); // "Did you mean ...", if any
         return BAD_INPUT;
     }
 

@@ -63,7 +63,7 @@ public final class PurificationRun {
     static void checkApart(String written, Path writtenDir, String other, Path otherDir) throws IOException {
         Path a = canonical(writtenDir);
         Path b = canonical(otherDir);
-        if (a.equals(b)) {
+        if (a.equals(b) || (Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b))) {  // e.g. bind mounts
             throw new IllegalArgumentException(written + " must differ from " + other + " (" + otherDir + ")");
         }
         if (a.startsWith(b) || b.startsWith(a)) {
