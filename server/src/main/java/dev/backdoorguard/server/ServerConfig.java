@@ -66,12 +66,12 @@ public record ServerConfig(
             Map.entry("GUARD_WATCH_INTERVAL_MS", "0"));
 
     public ServerConfig {
-        checkPort(port, "port", false);
-        checkPort(metricsPort, "metrics port", true);
-        checkPort(healthPort, "health port", true);
+        checkPort(port, "--port", false);
+        checkPort(metricsPort, "--metrics-port", true);
+        checkPort(healthPort, "--health-port", true);
         if (model != null && modelRepository != null) {
-            throw new IllegalArgumentException("give either a model (--model) or a model repository"
-                    + " (--model-repository), not both");
+            throw new IllegalArgumentException("give either a model (--model or GUARD_MODEL) or a model repository"
+                    + " (--model-repository or GUARD_MODEL_REPOSITORY), not both");
         }
         if (model == null && modelRepository == null) {
             throw new IllegalArgumentException("no model: give --model DIR or --model-repository DIR");
@@ -79,11 +79,11 @@ public record ServerConfig(
         if (modelName != null && model == null) {
             throw new IllegalArgumentException("--model-name only applies with --model");
         }
-        positive(workers, "workers");
-        positive(maxBatch, "max batch");
-        positive(queueCapacity, "queue capacity");
-        positive(maxItems, "max items");
-        positive(maxMessageBytes, "max message bytes");
+        positive(workers, "--workers");
+        positive(maxBatch, "--max-batch");
+        positive(queueCapacity, "--queue-capacity");
+        positive(maxItems, "--max-items");
+        positive(maxMessageBytes, "--max-message-bytes");
         Objects.requireNonNull(maxBatchDelay, "maxBatchDelay");
         Objects.requireNonNull(drainTimeout, "drainTimeout");
         Objects.requireNonNull(guardMode, "guardMode");
@@ -110,13 +110,13 @@ public record ServerConfig(
         }
         Objects.requireNonNull(watchInterval, "watchInterval");
         if (watchInterval.isNegative()) {
-            throw new IllegalArgumentException("the repository watch interval must not be negative");
+            throw new IllegalArgumentException("--watch-interval-ms must not be negative");
         }
         if (!watchInterval.isZero() && model != null) {
             throw new IllegalArgumentException("--watch-interval-ms applies to --model-repository, not --model");
         }
         if (torchThreads < 0 || torchInteropThreads < 1) {
-            throw new IllegalArgumentException("torch threads must be >= 0 and interop threads >= 1");
+            throw new IllegalArgumentException("--torch-threads must be >= 0 and --torch-interop-threads >= 1");
         }
     }
 

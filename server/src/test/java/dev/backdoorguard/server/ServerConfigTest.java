@@ -57,7 +57,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "x"), home))
                 .hasMessageContaining("GUARD_PORT").hasMessageContaining("'x'");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "70000"), home))
-                .hasMessageContaining("port out of range");
+                .hasMessageContaining("--port out of range");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODE", "loud"), home))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("off|flag|block");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_TLS_CERT", "/c"), home))
@@ -65,7 +65,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODEL_REPOSITORY", "/r"), home))
                 .hasMessageContaining("not both");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_WORKERS", "0"), home))
-                .hasMessageContaining("workers must be >= 1");
+                .hasMessageContaining("--workers must be >= 1");
     }
 
     @Test
