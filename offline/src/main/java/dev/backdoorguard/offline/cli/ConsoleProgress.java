@@ -35,8 +35,10 @@ final class ConsoleProgress implements TrainingLoop.Listener {
         double seconds = (System.nanoTime() - epochStart) / 1e9;
         if (terminal) {
             int filled = (int) ((long) BAR * step / steps);
-            out.printf("\r%s epoch %d/%d [%s%s] %d/%d loss %.4f %.1f it/s ", label, epoch + 1, epochs,
-                    "=".repeat(filled), " ".repeat(BAR - filled), step, steps, runningLoss, step / Math.max(seconds, 1e-9));
+            // Timed from the end of step 1, so the rate counts the steps after it (none yet at step 1).
+            String rate = step > 1 ? String.format("%.1f it/s", (step - 1) / Math.max(seconds, 1e-9)) : "- it/s";
+            out.printf("\r%s epoch %d/%d [%s%s] %d/%d loss %.4f %s ", label, epoch + 1, epochs,
+                    "=".repeat(filled), " ".repeat(BAR - filled), step, steps, runningLoss, rate);
             out.flush();
         } else {
             int quarter = 4 * step / steps;

@@ -136,7 +136,8 @@ public final class DhbeCommand implements Callable<Integer> {
     int checkpointEvery;
 
     @Option(names = "--checkpoint-dir", paramLabel = "DIR",
-            description = "Checkpoint directory (default: <out>.dhbe-checkpoint next to --out).")
+            description = "Checkpoint directory, new or empty or an earlier checkpoint (default: <out>.dhbe-checkpoint"
+                    + " next to --out); kept after the run for --resume, safe to delete once --out is written.")
     Path checkpointDir;
 
     @Option(names = "--resume",

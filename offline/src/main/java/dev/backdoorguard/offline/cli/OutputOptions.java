@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
 
 /** The output bundle of every command that writes one, and how its figures are printed. */
 public final class OutputOptions {
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The bundle directory to write.")
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "The bundle directory to write (missing parent directories are created).")
     Path out;
 
     @Option(names = "--force", description = "Replace --out if it exists (it must be a bundle or an empty directory).")
