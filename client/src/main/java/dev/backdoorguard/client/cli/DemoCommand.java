@@ -95,6 +95,9 @@ final class DemoCommand implements Callable<Integer> {
         if (clean < 0 || triggered < 0 || clean + triggered == 0) {
             throw new IllegalArgumentException("--clean and --triggered must be >= 0 and not both 0");
         }
+        if (targetClass < 0 || targetClass > 9) {  // the demo's images are Fashion-MNIST's ten classes
+            throw new IllegalArgumentException("--target-class must be a Fashion-MNIST class, 0..9, got " + targetClass);
+        }
         Path home = guardHome();
         Path repo = repository != null ? repository : home.resolve("demo").resolve("models");
         if (!Files.isDirectory(repo)) {

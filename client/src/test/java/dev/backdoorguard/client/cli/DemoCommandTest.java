@@ -68,6 +68,10 @@ class DemoCommandTest {
         CliRun noRepo = CliRun.of("demo", "--model-repository", repository.resolve("missing").toString());
         assertThat(noRepo.exitCode()).isEqualTo(2);
         assertThat(noRepo.err()).contains("no model repository at");
+
+        CliRun badTarget = CliRun.of("demo", "--target-class", "12", "--model-repository", repository.toString());
+        assertThat(badTarget.exitCode()).isEqualTo(2);
+        assertThat(badTarget.err()).contains("--target-class must be a Fashion-MNIST class, 0..9, got 12");
     }
 
     private static boolean accepts(int port) {
