@@ -11,7 +11,9 @@ work="$(mktemp -d)"; trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' 
 pid=$!
 for _ in $(seq 1 240); do grep -q "gRPC on port" "$work/serve.log" && break; sleep 0.5; done
 port="$(grep -o 'gRPC on port [0-9]*' "$work/serve.log" | grep -o '[0-9]*$')"
-bench() { "$guard" bench --target "127.0.0.1:$port" --model "$model" --duration "${seconds}s" --warmup 2s "$@" 2>/dev/null; echo; }
+# guard bench exits 1 when any request failed; the overloaded open loop below may see errors, and its report
+# (printed either way) is the point, so a failed run does not stop the script.
+bench() { "$guard" bench --target "127.0.0.1:$port" --model "$model" --duration "${seconds}s" --warmup 2s "$@" 2>/dev/null || true; echo; }
 bench --concurrency 8                                  # closed loop, one image per request
 bench --concurrency 4 --batch 16                       # closed loop, batches of 16
 bench --rate 200                                       # open loop below saturation: latency without queueing

@@ -25,15 +25,16 @@ import picocli.CommandLine.Spec;
 
 /** {@code guard bench}: a closed- or open-loop load generator with Fashion-MNIST test images. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Load-test a served model with Fashion-MNIST test images, a share of them badnets-triggered.",
-            "Closed loop (--concurrency N callers) by default; open loop with --rate R (requests/s, at most",
-            "--max-in-flight outstanding; requests that cannot start on time are counted as dropped).",
-            "The run stops after --duration and/or --requests. Calls are not retried, so every error is counted.",
-            "Reports throughput, latency percentiles, errors by gRPC code (with the first message of each) and flag",
-            "rates clean vs triggered. A caller whose call ended UNAVAILABLE pauses 100 ms before its next send.",
-            "Exit code: 0 when every request succeeded (refusals of flagged inputs in block mode count as",
-            "success), 1 when any failed (the report is printed) or the server could not be reached, 2 for bad",
-            "arguments."})
+        description = {"Load-test a served model with Fashion-MNIST test images, a share of them badnets-triggered."
+                + " Closed loop (--concurrency N callers) by default; open loop with --rate R (requests/s, at most"
+                + " --max-in-flight outstanding; requests that cannot start on time are counted as dropped)."
+                + " The run stops after --duration and/or --requests.",
+            "Calls are not retried, so every error is counted; a caller whose call ended UNAVAILABLE pauses 100 ms"
+                + " before its next send. Reports throughput, latency percentiles, errors by gRPC code (with the"
+                + " first message of each) and flag rates clean vs triggered.",
+            "Exit code: 0 when every request succeeded (refusals of flagged inputs in block mode count as success),"
+                + " 1 when any failed (the report is printed) or the server could not be reached, 2 for bad"
+                + " arguments."})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
 
