@@ -132,7 +132,8 @@ final class DemoCommand implements Callable<Integer> {
             server.awaitServing(config, startupTimeout);
             out.printf("Server SERVING at %s (pid %d)%n%n", target, server.pid());
             demo(client, data, out);
-            out.printf("%nMetrics: http://127.0.0.1:%d/metrics%n", promPort);
+            out.printf("%nMetrics: http://127.0.0.1:%d/metrics%s%n", promPort,
+                    keepServing ? "" : " (gone when the server stops below; --keep-serving keeps it up)");
             succeeded = true;
         } finally {
             if (keepServing) {
