@@ -201,8 +201,8 @@ final class DemoCommand implements Callable<Integer> {
                 "backdoored model" + (backdoored != null ? " (" + backdoored + ")" : ""));
         for (int n = 0; n < indices.size(); n++) {
             ItemResult item = served.items().get(n);
-            String otherAnswer = other == null ? "n/a" : other.items().get(n).labelText()
-                    + (other.items().get(n).flagged() ? "  FLAGGED" : "  ok");
+            String otherAnswer = other == null ? "n/a" : String.format(Locale.ROOT, "%-12s  %s",
+                    other.items().get(n).labelText(), other.items().get(n).flagged() ? "FLAGGED" : "ok");
             out.printf(format, "#" + indices.get(n), marks.get(n) ? "badnets" : "clean",
                     names.get(data.label(indices.get(n))), item.labelText(),
                     String.format(Locale.ROOT, "%.3f", item.probability()),

@@ -40,7 +40,7 @@ class DemoCommandTest {
         assertThat(rows).hasSize(5);
         assertThat(rows.subList(0, 3)).allMatch(row -> row.contains(" clean ") && row.contains(" ok "));
         assertThat(rows.subList(3, 5)).allMatch(row -> row.contains(" badnets ") && row.contains("FLAGGED")
-                && row.endsWith("T-shirt/top  FLAGGED"));
+                && row.matches(".*T-shirt/top +FLAGGED"));
         assertThat(rows.get(0)).startsWith("#0").contains("Ankle boot"); // the first test image's true label
         assertThat(run.out()).contains("Flagged by the guard of fashion-mnist: 2 of 2 triggered, 0 of 3 clean.")
                 .contains("Backdoored model backdoored: 2 of 2 triggered images hijacked to class 0, 2 of those flagged.")
