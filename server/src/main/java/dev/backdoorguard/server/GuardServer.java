@@ -61,6 +61,18 @@ public final class GuardServer implements AutoCloseable {
         return healthOnly == null ? -1 : healthOnly.getPort();
     }
 
+    /** Every address a listener is bound to: gRPC, then metrics and the health port when enabled (tests). */
+    List<java.net.SocketAddress> listenAddresses() {
+        List<java.net.SocketAddress> all = new java.util.ArrayList<>(grpc.getListenSockets());
+        if (metricsEndpoint != null) {
+            all.add(metricsEndpoint.address());
+        }
+        if (healthOnly != null) {
+            all.addAll(healthOnly.getListenSockets());
+        }
+        return all;
+    }
+
     /** The served models (tests and the composition root only). */
     ModelRepository models() {
         return models;

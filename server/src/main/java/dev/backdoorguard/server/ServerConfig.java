@@ -24,6 +24,8 @@ import java.util.Objects;
  *                        TLS); -1 for none, 0 picks a free one
  * @param watchInterval   how often the repository is re-read for new models and versions (zero: no
  *                        watch; repository mode only)
+ * @param bindAddress     the address every listener binds (gRPC, metrics, health): 0.0.0.0 for all
+ *                        interfaces, 127.0.0.1 for this machine only
  */
 public record ServerConfig(
         int port,
@@ -46,7 +48,8 @@ public record ServerConfig(
         int torchThreads,
         int torchInteropThreads,
         int healthPort,
-        Duration watchInterval) {
+        Duration watchInterval,
+        String bindAddress) {
 
     /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
     public static final Map<String, String> DEFAULTS = Map.ofEntries(
@@ -63,7 +66,8 @@ public record ServerConfig(
             Map.entry("GUARD_TORCH_THREADS", "0"),
             Map.entry("GUARD_TORCH_INTEROP_THREADS", "1"),
             Map.entry("GUARD_HEALTH_PORT", "-1"),
-            Map.entry("GUARD_WATCH_INTERVAL_MS", "0"));
+            Map.entry("GUARD_WATCH_INTERVAL_MS", "0"),
+            Map.entry("GUARD_BIND_ADDRESS", "0.0.0.0"));
 
     public ServerConfig {
         checkPort(port, "--port", false);
@@ -115,6 +119,14 @@ public record ServerConfig(
         if (!watchInterval.isZero() && model != null) {
             throw new IllegalArgumentException("--watch-interval-ms applies to --model-repository, not --model");
         }
+        if (bindAddress == null || bindAddress.isBlank()) {
+            throw new IllegalArgumentException("--bind-address must not be blank");
+        }
+        try {
+            java.net.InetAddress.getByName(bindAddress);  // a literal address or a name in /etc/hosts
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("--bind-address " + bindAddress + ": unknown host");
+        }
         if (torchThreads < 0 || torchInteropThreads < 1) {
             throw new IllegalArgumentException("--torch-threads must be >= 0 and --torch-interop-threads >= 1");
         }
@@ -156,7 +168,8 @@ public record ServerConfig(
                 integer(settings, "GUARD_TORCH_THREADS"),
                 integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
                 integer(settings, "GUARD_HEALTH_PORT"),
-                Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")));
+                Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")),
+                value(settings, "GUARD_BIND_ADDRESS"));
     }
 
     /** The batcher's part of the settings. */

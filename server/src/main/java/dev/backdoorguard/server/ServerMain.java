@@ -11,7 +11,7 @@ import dev.backdoorguard.server.repository.RepositoryWatcher;
 import dev.backdoorguard.server.rpc.BearerTokenInterceptor;
 import dev.backdoorguard.server.rpc.GuardInspectService;
 import dev.backdoorguard.server.rpc.InferenceService;
-import io.grpc.Grpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -30,6 +30,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,6 +72,11 @@ public final class ServerMain implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "PORT",
             description = "gRPC port; 0 picks a free one (env GUARD_PORT, default 8500).")
     String port;
+
+    @Option(names = "--bind-address", paramLabel = "ADDRESS",
+            description = "Address every port listens on: 0.0.0.0 all interfaces, 127.0.0.1 this machine only"
+                    + " (env GUARD_BIND_ADDRESS, default 0.0.0.0).")
+    String bindAddress;
 
     @Option(names = "--metrics-port", paramLabel = "PORT",
             description = "Prometheus /metrics port; 0 picks a free one, -1 disables (env GUARD_METRICS_PORT,"
@@ -199,6 +205,7 @@ public final class ServerMain implements Callable<Integer> {
         put(settings, "GUARD_TORCH_THREADS", torchThreads);
         put(settings, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
         put(settings, "GUARD_WATCH_INTERVAL_MS", watchInterval);
+        put(settings, "GUARD_BIND_ADDRESS", bindAddress);
         if (tokenFile != null) {
             settings.put("GUARD_TOKEN", readToken(Path.of(tokenFile)));
         }
@@ -214,7 +221,8 @@ public final class ServerMain implements Callable<Integer> {
         GuardServer server = start(config, ServerMain::loadBundle);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
         System.out.println("guard serve: gRPC on port " + server.port()
-                + (server.metricsPort() >= 0 ? ", metrics on http://0.0.0.0:" + server.metricsPort() + "/metrics" : "")
+                + (server.metricsPort() >= 0 ? ", metrics on http://" + config.bindAddress() + ":" + server.metricsPort()
+                        + "/metrics" : "")
                 + (server.healthPort() >= 0 ? ", plaintext health on port " + server.healthPort() : "")
                 + ", models " + server.models().knownNames() + (config.tls() ? " (TLS)" : ""));
         server.awaitTermination();
@@ -247,7 +255,8 @@ public final class ServerMain implements Callable<Integer> {
     static GuardServer start(ServerConfig config, ModelLoader loader) throws IOException {
         // First, before the models load, so that bad TLS files fail in a second (binding happens at start()).
         ServerBuilder<?> builder = tlsNamed(config,
-                () -> Grpc.newServerBuilderForPort(config.port(), credentials(config)));
+                () -> NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.port()),
+                        credentials(config)));
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         List<AutoCloseable> owned = new ArrayList<>();
         new ClassLoaderMetrics().bindTo(registry);
@@ -299,13 +308,13 @@ public final class ServerMain implements Callable<Integer> {
             Server built = builder.build();
             grpc = bound("--port", config.port(), built::start);
             if (config.healthPort() >= 0) {
-                healthOnly = bound("--health-port", config.healthPort(), () -> Grpc.newServerBuilderForPort(
-                        config.healthPort(), InsecureServerCredentials.create())
+                healthOnly = bound("--health-port", config.healthPort(), () -> NettyServerBuilder.forAddress(
+                        new InetSocketAddress(config.bindAddress(), config.healthPort()), InsecureServerCredentials.create())
                         .addService(health.getHealthService()).build().start());
             }
             if (config.metricsPort() >= 0) {
                 endpoint = bound("--metrics-port", config.metricsPort(),
-                        () -> MetricsEndpoint.start(config.metricsPort(), registry));
+                        () -> MetricsEndpoint.start(config.bindAddress(), config.metricsPort(), registry));
             }
             if (!config.watchInterval().isZero()) {
                 // First in the list: the watch stops before anything else is closed.

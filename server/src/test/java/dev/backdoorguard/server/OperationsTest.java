@@ -61,6 +61,23 @@ class OperationsTest {
     }
 
     @Test
+    void everyListenerBindsTheBindAddress() throws Exception {
+        TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
+        try (GuardServer local = ServerMain.start(TestServers.config(repo, Map.of("GUARD_BIND_ADDRESS", "127.0.0.1",
+                "GUARD_HEALTH_PORT", "0")), TestServers.flaggingLoader());
+                GuardServer all = ServerMain.start(TestServers.config(repo, Map.of()), TestServers.flaggingLoader())) {
+            assertThat(local.listenAddresses()).hasSize(3).allSatisfy(a ->
+                    assertThat(((java.net.InetSocketAddress) a).getAddress().isLoopbackAddress()).as(a.toString()).isTrue());
+            assertThat(all.listenAddresses()).hasSize(2).allSatisfy(a ->
+                    assertThat(((java.net.InetSocketAddress) a).getAddress().isAnyLocalAddress()).as(a.toString()).isTrue());
+            ManagedChannel channel = TestServers.channel(local);
+            assertThat(TestServers.stub(channel).modelInfer(TestServers.fp32("m", TestServers.randomPixels(1, 1)))
+                    .getOutputsCount()).isEqualTo(5);
+            TestServers.close(channel);
+        }
+    }
+
+    @Test
     void metricsEndpointServesTheGuardMetersInPrometheusFormat() throws Exception {
         TestServers.writeBundle(repo.resolve("m").resolve("1"), 1);
         try (GuardServer server = ServerMain.start(TestServers.config(repo, Map.of()), TestServers.flaggingLoader())) {

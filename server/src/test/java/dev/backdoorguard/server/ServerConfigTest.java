@@ -31,6 +31,7 @@ class ServerConfigTest {
         assertThat(c.tls()).isFalse();
         assertThat(c.token()).isNull();
         assertThat(c.healthPort()).isEqualTo(-1);
+        assertThat(c.bindAddress()).isEqualTo("0.0.0.0");
     }
 
     @Test
@@ -43,9 +44,10 @@ class ServerConfigTest {
                 Map.entry("GUARD_MAX_MESSAGE_BYTES", "1000"), Map.entry("GUARD_DRAIN_SECONDS", "4"),
                 Map.entry("GUARD_MODE", "block"), Map.entry("GUARD_TOKEN", "t"),
                 Map.entry("GUARD_TORCH_THREADS", "2"), Map.entry("GUARD_TORCH_INTEROP_THREADS", "2"),
-                Map.entry("GUARD_HEALTH_PORT", "0")), home);
+                Map.entry("GUARD_HEALTH_PORT", "0"), Map.entry("GUARD_BIND_ADDRESS", "127.0.0.1")), home);
         assertThat(c).isEqualTo(new ServerConfig(0, -1, null, Path.of("/b"), "fm", 3, 5, Duration.ofMillis(7), 9, 11,
-                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2, 0, Duration.ZERO));
+                1000, Duration.ofSeconds(4), GuardMode.BLOCK, null, null, null, "t", 2, 2, 0, Duration.ZERO,
+                "127.0.0.1"));
         assertThat(c.effectiveTorchThreads()).isEqualTo(2);
     }
 
@@ -95,6 +97,8 @@ class ServerConfigTest {
                 "GUARD_TLS_KEY", home.resolve("key.pem").toString());
         assertThatThrownBy(() -> ServerConfig.from(tls, home))
                 .hasMessage("--tls-cert " + home.resolve("cert.pem") + ": no such file");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::zz"), home))
+                .hasMessage("--bind-address ::zz: unknown host"); // an invalid IPv6 literal: refused without a DNS query
     }
 
     private static Map<String, String> with(Map<String, String> base, String key, String value) {

@@ -20,9 +20,9 @@ public final class MetricsEndpoint implements AutoCloseable {
         this.executor = executor;
     }
 
-    /** Binds {@code port} (0 picks a free one) and starts serving. */
-    public static MetricsEndpoint start(int port, PrometheusMeterRegistry registry) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+    /** Binds {@code host}:{@code port} (0 picks a free one) and starts serving. */
+    public static MetricsEndpoint start(String host, int port, PrometheusMeterRegistry registry) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 0);
         server.createContext("/metrics", exchange -> {
             try (exchange) {
                 if (!"GET".equals(exchange.getRequestMethod())) {
@@ -44,6 +44,10 @@ public final class MetricsEndpoint implements AutoCloseable {
 
     public int port() {
         return server.getAddress().getPort();
+    }
+
+    public InetSocketAddress address() {
+        return server.getAddress();
     }
 
     private static void reply(HttpExchange exchange, int code, String body, String contentType) throws IOException {
