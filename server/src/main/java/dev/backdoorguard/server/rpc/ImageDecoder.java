@@ -6,7 +6,10 @@ import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Decodes one PNG/JPEG (anything javax.imageio reads) into the model's C×H×W pixels in [0, 1].
@@ -18,21 +21,35 @@ final class ImageDecoder {
     private ImageDecoder() {}
 
     static void decode(byte[] encoded, ModelSpec spec, float[] out, int offset, String field) {
-        BufferedImage image;
-        try {
-            image = ImageIO.read(new ByteArrayInputStream(encoded));
-        } catch (IOException | RuntimeException e) {
-            throw new InvalidInputException(field + ": undecodable image (" + e.getMessage() + ")");
-        }
-        if (image == null) {
-            throw new InvalidInputException(field + ": undecodable image (" + encoded.length
-                    + " bytes; expected PNG or JPEG)");
-        }
         int h = spec.height();
         int w = spec.imageWidth();
-        if (image.getWidth() != w || image.getHeight() != h) {
-            throw new InvalidInputException(field + ": image is " + image.getWidth() + "x" + image.getHeight()
-                    + " (WxH), the model expects " + w + "x" + h + "; resize it before sending");
+        BufferedImage image;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new InvalidInputException(field + ": undecodable image (" + encoded.length
+                        + " bytes; expected PNG or JPEG)");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                // The size comes from the header, before any pixel is decoded: a small, highly compressed
+                // file can declare 30000x30000 pixels (gigabytes once decoded); it is refused unread.
+                int width = reader.getWidth(0);
+                int height = reader.getHeight(0);
+                if (width != w || height != h) {
+                    throw new InvalidInputException(field + ": image is " + width + "x" + height
+                            + " (WxH), the model expects " + w + "x" + h + "; resize it before sending");
+                }
+                image = reader.read(0);
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof InvalidInputException invalid) {
+                throw invalid;
+            }
+            throw new InvalidInputException(field + ": undecodable image (" + e.getMessage() + ")");
         }
         int channels = spec.channels();
         if (channels != 1 && channels != 3) {
