@@ -25,6 +25,7 @@ public final class GuardOffline {
     /** The configured command line; tests call {@code execute} on it directly. */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new GuardOffline());
+        cli.setExpandAtFiles(false);  // '@x' is an argument (a directory, a path), never a file of more arguments
         ErrorHandler errors = new ErrorHandler();
         cli.setExecutionExceptionHandler(errors);
         cli.setParameterExceptionHandler(errors);

@@ -166,6 +166,7 @@ public final class ServerMain implements Callable<Integer> {
     public static void main(String[] args) {
         DEFRAME_FAILURES.setLevel(java.util.logging.Level.SEVERE);
         CommandLine cli = new CommandLine(new ServerMain());
+        cli.setExpandAtFiles(false);  // '@x' is a path, never a file of more arguments
         cli.setParameterExceptionHandler((e, args2) -> {  // one line, not the whole usage
             e.getCommandLine().getErr().println("guard serve: " + e.getMessage() + " (see 'guard serve --help')");
             CommandLine.UnmatchedArgumentException.printSuggestions(e, e.getCommandLine().getErr());

@@ -26,6 +26,7 @@ public final class GuardClientMain implements Runnable {
     /** Runs one command line with the given streams and returns its exit code (0 ok, 1 server, 2 bad input). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new GuardClientMain())
+                .setExpandAtFiles(false)  // --labels @file is ours to read, not picocli's argument file
                 .setOut(out)
                 .setErr(err)
                 .setExecutionExceptionHandler(new ClientErrors())

@@ -105,11 +105,16 @@ class PredictCommandTest {
                 images.toString());
         assertThat(three.exitCode()).isEqualTo(2);
         assertThat(three.err()).contains("--labels gives 3 class names; the model has 10 classes");
+        Path names = Files.writeString(dir.resolve("names.txt"), String.join("\n", ClassNames.FASHION_MNIST));
+        CliRun fromFile = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
+                "@" + names, images.resolve("c-clean.png").toString());
+        assertThat(fromFile.exitCode()).as(fromFile.err()).isZero(); // picocli must not read @file as arguments
+        assertThat(fromFile.out()).contains("Sandal");
         CliRun noFile = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
                 "@" + dir.resolve("none.txt"), images.toString());
         assertThat(noFile.exitCode()).isEqualTo(2);
         assertThat(noFile.err()).contains("none.txt: no such file");
-        assertThat(server.inferCalls.get()).isZero();
+        assertThat(server.inferCalls.get()).isEqualTo(1); // only the valid @file run reached inference
     }
 
     @Test
