@@ -166,6 +166,10 @@ class DhbeCommandTest {
                 "--checkpoint-every", "1", "--checkpoint-dir", victim.toString())),
                 "holds other files (no checkpoint.json)");
         assertThat(victim.resolve("notes.txt")).hasContent("keep me");
+        Files.writeString(victim.resolve("checkpoint.json"), "{}"); // a file of that name is not enough
+        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",
+                "--checkpoint-every", "1", "--checkpoint-dir", victim.toString())), "is not a DHBE checkpoint's");
+        assertThat(victim.resolve("notes.txt")).hasContent("keep me");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",
                 "--checkpoint-every", "1", "--checkpoint-dir", m)), "--checkpoint-dir must differ from --model");
         assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "2",

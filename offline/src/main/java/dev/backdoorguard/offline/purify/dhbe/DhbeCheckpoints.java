@@ -73,6 +73,20 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
             throw new IllegalArgumentException("--checkpoint-dir " + dir + " holds other files (no " + META
                     + "): each checkpoint replaces the whole directory, so give a new or empty one");
         }
+        if (!empty && !resume && !isCheckpoint(dir.resolve(META))) {  // --resume reads and checks it itself
+            throw new IllegalArgumentException("--checkpoint-dir " + dir + ": its " + META + " is not a DHBE"
+                    + " checkpoint's (format " + FORMAT + "), so the directory is not one this tool wrote; give a new"
+                    + " or empty one");
+        }
+    }
+
+    private static boolean isCheckpoint(Path meta) {
+        try {
+            JsonNode root = JSON.readTree(meta.toFile());
+            return root != null && FORMAT.equals(root.path("format").asText(null));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**
