@@ -123,9 +123,16 @@ public record ServerConfig(
             throw new IllegalArgumentException("--bind-address must not be blank");
         }
         try {
-            java.net.InetAddress.getByName(bindAddress);  // a literal address or a name in /etc/hosts
+            java.net.InetAddress address = java.net.InetAddress.getByName(bindAddress);  // literal or /etc/hosts
+            if (!address.isAnyLocalAddress() && !address.isLoopbackAddress()
+                    && java.net.NetworkInterface.getByInetAddress(address) == null) {
+                throw new IllegalArgumentException("--bind-address " + bindAddress + " is not an address of this"
+                        + " machine");
+            }
         } catch (java.net.UnknownHostException e) {
             throw new IllegalArgumentException("--bind-address " + bindAddress + ": unknown host");
+        } catch (java.net.SocketException e) {
+            throw new IllegalArgumentException("--bind-address " + bindAddress + ": " + e.getMessage());
         }
         if (torchThreads < 0 || torchInteropThreads < 1) {
             throw new IllegalArgumentException("--torch-threads must be >= 0 and --torch-interop-threads >= 1");
@@ -181,6 +188,11 @@ public record ServerConfig(
     public int effectiveTorchThreads() {
         return torchThreads > 0 ? torchThreads
                 : Math.max(1, Runtime.getRuntime().availableProcessors() / workers);
+    }
+
+    /** The bind address as a URL host: IPv6 literals in brackets. */
+    public String urlHost() {
+        return bindAddress.contains(":") ? "[" + bindAddress + "]" : bindAddress;
     }
 
     public boolean tls() {

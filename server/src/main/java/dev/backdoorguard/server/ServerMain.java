@@ -222,7 +222,7 @@ public final class ServerMain implements Callable<Integer> {
         GuardServer server = start(config, ServerMain::loadBundle);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
         System.out.println("guard serve: gRPC on port " + server.port()
-                + (server.metricsPort() >= 0 ? ", metrics on http://" + config.bindAddress() + ":" + server.metricsPort()
+                + (server.metricsPort() >= 0 ? ", metrics on http://" + config.urlHost() + ":" + server.metricsPort()
                         + "/metrics" : "")
                 + (server.healthPort() >= 0 ? ", plaintext health on port " + server.healthPort() : "")
                 + ", models " + server.models().knownNames() + (config.tls() ? " (TLS)" : ""));

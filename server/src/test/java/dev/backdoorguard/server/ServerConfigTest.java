@@ -99,6 +99,9 @@ class ServerConfigTest {
                 .hasMessage("--tls-cert " + home.resolve("cert.pem") + ": no such file");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::zz"), home))
                 .hasMessage("--bind-address ::zz: unknown host"); // an invalid IPv6 literal: refused without a DNS query
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "198.51.100.77"), home))
+                .hasMessage("--bind-address 198.51.100.77 is not an address of this machine");
+        assertThat(ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::1"), home).urlHost()).isEqualTo("[::1]");
     }
 
     private static Map<String, String> with(Map<String, String> base, String key, String value) {
