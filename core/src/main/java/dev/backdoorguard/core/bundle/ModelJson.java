@@ -39,11 +39,11 @@ public final class ModelJson {
             return new ModelSpec(
                     root.path("architecture").asText(null),
                     ints(root.path("input_shape"), "input_shape"),
-                    root.path("num_classes").asInt(-1),
+                    integer(root, "num_classes"),
                     floats(normalize.path("mean"), "normalize.mean"),
                     floats(normalize.path("std"), "normalize.std"),
                     strings(root.path("labels")),
-                    root.hasNonNull("width") ? Integer.valueOf(root.get("width").asInt(-1)) : null,
+                    root.hasNonNull("width") ? Integer.valueOf(integer(root, "width")) : null,
                     root.path("provenance").isObject() ? (ObjectNode) root.get("provenance") : null);
         } catch (IllegalArgumentException e) {
             throw new BundleException(file + ": " + e.getMessage().replaceFirst("^model.json: ", ""));
@@ -79,6 +79,15 @@ public final class ModelJson {
         }
         root.set("provenance", spec.provenance());
         return root;
+    }
+
+    /** A required integer field: "ten" or 10.7 is refused by name, not read as -1 or 10. */
+    private static int integer(JsonNode root, String field) {
+        JsonNode node = root.path(field);
+        if (!node.isIntegralNumber() || !node.canConvertToInt()) {
+            throw new IllegalArgumentException("'" + field + "' must be an integer, got " + node);
+        }
+        return node.asInt();
     }
 
     private static int[] ints(JsonNode node, String field) {

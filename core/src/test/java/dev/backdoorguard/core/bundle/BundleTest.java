@@ -147,6 +147,12 @@ class BundleTest {
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("'input_shape' must be [C, H, W]");
         Files.writeString(json, good.replaceFirst("\"input_shape\" : \\[ 1, 28, 28 \\]", "\"input_shape\" : [ 3, 28, 28 ]"));
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("one mean and one std per channel");
+        Files.writeString(json, good.replaceFirst("\"num_classes\" : 10", "\"num_classes\" : \"ten\""));
+        assertThatThrownBy(() -> Classifier.load(dir, registry))
+                .hasMessageContaining("'num_classes' must be an integer, got \"ten\"");
+        Files.writeString(json, good.replaceFirst("\"num_classes\" : 10", "\"num_classes\" : 10.7"));
+        assertThatThrownBy(() -> Classifier.load(dir, registry))
+                .hasMessageContaining("'num_classes' must be an integer, got 10.7");
         Files.writeString(json, "{ broken");
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("not valid JSON")
                 .hasMessageContaining("(line 1, column").hasMessageNotContaining("REDACTED");
