@@ -45,7 +45,8 @@ public final class Triggers {
 
     private static float[] pattern(Path file, int[] shape) throws IOException {
         if (!java.nio.file.Files.isRegularFile(file)) {
-            throw new IOException(file + ": no such trigger image file");
+            throw new IOException(file + (java.nio.file.Files.isDirectory(file) ? ": a directory, not a trigger image file"
+                    : ": no such trigger image file"));
         }
         BufferedImage img;
         try {

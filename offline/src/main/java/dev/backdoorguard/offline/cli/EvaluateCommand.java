@@ -60,15 +60,18 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of the table.")
     boolean json;
 
+    /** Seconds of silent work otherwise: say what is running (stderr, so --json output stays clean). */
+    private void announce(ImageDataset test) {
+        System.err.println("evaluate: running " + test.size() + " test images" + (trigger == null ? ""
+                : ", clean and triggered") + (detector ? ", with the detector" : "") + " ...");
+    }
+
     @Override
     public Integer call() throws Exception {
         if (detector && trigger == null) {
             throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
         }
         long start = System.nanoTime();
-        // Seconds of silent work otherwise: say what is running (stderr, so --json output stays clean).
-        System.err.println("evaluate: running the test set" + (trigger == null ? "" : ", clean and triggered")
-                + (detector ? ", with the detector" : "") + " ...");
         ModelSpec modelSpec;
         AttackMetrics m;
         DetectorMetrics dm = null;
@@ -77,8 +80,10 @@ public final class EvaluateCommand implements Callable<Integer> {
             try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
                 modelSpec = guard.spec();
                 ImageDataset test = testSet(modelSpec);
-                DetectorEvaluator.Result r = new DetectorEvaluator(batchSize).evaluate(guard, test,
-                        triggerOptions.create(trigger, test.shape()), target, done -> {});
+                Trigger t = triggerOptions.create(trigger, test.shape());
+                announce(test);
+                DetectorEvaluator.Result r = new DetectorEvaluator(batchSize).evaluate(guard, test, t, target,
+                        done -> {});
                 m = r.attack();
                 dm = r.metrics();
             }
@@ -87,6 +92,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 modelSpec = classifier.spec();
                 ImageDataset test = testSet(modelSpec);
                 Trigger t = trigger == null ? null : triggerOptions.create(trigger, test.shape());
+                announce(test);
                 m = new Evaluator(batchSize).evaluate(classifier, test, t, target);
             }
         }
