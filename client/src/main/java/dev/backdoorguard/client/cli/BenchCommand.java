@@ -55,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
     int concurrency;
 
     @Option(names = "--rate", defaultValue = "0", paramLabel = "R",
-            description = "Open loop: requests per second (default: closed loop).")
+            description = "Open loop: requests per second, at most 100000 (default: 0, the closed loop).")
     double rate;
 
     @Option(names = "--max-in-flight", defaultValue = "256",

@@ -63,6 +63,10 @@ class BenchCommandTest {
                 "--data-dir", "/nonexistent");
         assertThat(noData.exitCode()).isEqualTo(2);
         assertThat(noData.err()).contains("no t10k-images-idx3-ubyte");
+        CliRun tooFast = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--rate", "1e9",
+                "--duration", "1s");
+        assertThat(tooFast.exitCode()).isEqualTo(2);
+        assertThat(tooFast.err()).contains("--rate must be in [0, 100000] requests/s, got 1.0E9");
         CliRun unknown = CliRun.of("bench", "--target", server.target(), "--model", "nope", "--requests", "1");
         assertThat(unknown.exitCode()).isEqualTo(1);
         assertThat(unknown.err()).contains("NOT_FOUND");
