@@ -43,7 +43,7 @@ public final class MetricsEndpoint implements AutoCloseable {
     }
 
     public int port() {
-        return server.getAddress().getPort();
+        return address().getPort();
     }
 
     public InetSocketAddress address() {

@@ -80,10 +80,14 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         }
     }
 
+    /** Whether parsed checkpoint.json content was written by this class (its format marker). */
+    private static boolean hasOurFormat(JsonNode metadata) {
+        return metadata != null && FORMAT.equals(metadata.path("format").asText(null));
+    }
+
     private static boolean isCheckpoint(Path meta) {
         try {
-            JsonNode root = JSON.readTree(meta.toFile());
-            return root != null && FORMAT.equals(root.path("format").asText(null));
+            return hasOurFormat(JSON.readTree(meta.toFile()));
         } catch (IOException e) {
             return false;
         }
@@ -114,7 +118,7 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         } catch (IOException e) {
             throw new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
         }
-        if (metadata == null || !FORMAT.equals(metadata.path("format").asText())) {
+        if (!hasOurFormat(metadata)) {
             throw new BundleException("--resume: " + file + " is not a DHBE checkpoint");
         }
         List<String> differ = mismatches(config.toJson(), metadata.path("config"));
