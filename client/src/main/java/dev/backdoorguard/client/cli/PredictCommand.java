@@ -8,8 +8,10 @@ import dev.backdoorguard.client.InputBatch;
 import dev.backdoorguard.client.ItemResult;
 import dev.backdoorguard.client.PredictRequest;
 import dev.backdoorguard.client.Prediction;
+import io.grpc.Status;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -32,7 +34,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = {"Classify PNG/JPEG images with a served model and show the guard's verdict.",
             "Prints one line per image: file, label, probability, guard score, FLAGGED or ok.",
-            "Exit codes: 0 ok, 1 server or connection error (incl. blocked by --mode block), 2 bad input."})
+            "An image the server refuses (undecodable, wrong size) is named on stderr and the others are still classified.",
+            "Exit codes: 0 ok, 1 server or connection error (incl. blocked by --mode block), 2 bad input "
+                    + "(incl. any refused image)."})
 final class PredictCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -77,46 +81,101 @@ final class PredictCommand implements Callable<Integer> {
         List<String> names = ClassNames.parse(labels);
         ClientConfig config = connection.config(retries + 1);
         PrintWriter out = spec.commandLine().getOut();
-        List<Map<String, Object>> rows = new ArrayList<>();
         int width = files.stream().mapToInt(file -> file.toString().length()).max().orElse(0);
         try (GuardClient client = GuardClient.connect(config)) {
             if (!names.isEmpty()) {
                 ClassNames.checkCount(names, client.modelMetadata(model).numClasses());
             }
-            String detector = "";
-            long flagged = 0;
+            Run run = new Run(client, names, out, width);
             for (int from = 0; from < files.size(); from += batch) {
-                List<Path> chunk = files.subList(from, Math.min(files.size(), from + batch));
-                Prediction prediction;
-                try {
-                    prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk), mode,
-                            names));
-                } catch (GuardClientException e) {
-                    throw new GuardClientException(e.code(), withFileNames(e.getMessage(), chunk), e);
-                }
-                detector = prediction.detector();
-                flagged += prediction.flaggedCount();
-                for (ItemResult item : prediction.items()) {
-                    Path file = chunk.get(item.index());
-                    if (json) {
-                        rows.add(row(file, item, prediction.action()));
-                    } else {
-                        out.println(line(file, item, width));
-                    }
-                }
-                out.flush();
+                run.classify(files.subList(from, Math.min(files.size(), from + batch)));
             }
             if (json) {
                 Map<String, Object> report = new LinkedHashMap<>();
                 report.put("model", model);
                 report.put("mode", mode == null ? "server-default" : mode.wireName());
-                report.put("detector", detector);
-                report.put("images", rows);
-                report.put("flagged", flagged);
+                report.put("detector", run.detector);
+                report.put("images", run.rows);
+                report.put("flagged", run.flagged);
+                report.put("refused", run.refused);
                 out.println(Json.write(report));
+            }
+            if (!run.refused.isEmpty()) {
+                PrintWriter err = spec.commandLine().getErr();
+                err.printf("guard predict: %d of %d images refused (see above); the others were classified%n",
+                        run.refused.size(), files.size());
+                err.flush();
+                return 2;
             }
         }
         return 0;
+    }
+
+    /** One predict run: what it printed or collected so far. */
+    private final class Run {
+        private final GuardClient client;
+        private final List<String> names;
+        private final PrintWriter out;
+        private final int width;
+        final List<Map<String, Object>> rows = new ArrayList<>();
+        final List<Map<String, Object>> refused = new ArrayList<>();
+        String detector = "";
+        long flagged;
+
+        Run(GuardClient client, List<String> names, PrintWriter out, int width) {
+            this.client = client;
+            this.names = names;
+            this.out = out;
+            this.width = width;
+        }
+
+        /**
+         * Classifies one request's files. A file the server cannot take (undecodable, wrong size) or this client
+         * cannot read fails the whole request; the request is then sent again file by file, so that one bad image
+         * costs only its own line and the others are still classified. Other failures (server down, unknown model,
+         * a block-mode refusal) end the run.
+         */
+        void classify(List<Path> chunk) {
+            Prediction prediction;
+            try {
+                prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk), mode, names));
+            } catch (GuardClientException e) {
+                if (e.code() != Status.Code.INVALID_ARGUMENT) {
+                    throw new GuardClientException(e.code(), withFileNames(e.getMessage(), chunk), e);
+                }
+                refuseOrSplit(chunk, e.getMessage());
+                return;
+            } catch (UncheckedIOException e) {
+                refuseOrSplit(chunk, e.getMessage());
+                return;
+            }
+            detector = prediction.detector();
+            flagged += prediction.flaggedCount();
+            for (ItemResult item : prediction.items()) {
+                Path file = chunk.get(item.index());
+                if (json) {
+                    rows.add(row(file, item, prediction.action()));
+                } else {
+                    out.println(line(file, item, width));
+                }
+            }
+            out.flush();
+        }
+
+        private void refuseOrSplit(List<Path> chunk, String reason) {
+            if (chunk.size() > 1) {
+                chunk.forEach(file -> classify(List.of(file)));
+                return;
+            }
+            Path file = chunk.get(0);
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("guard predict: " + file + ": " + reason.replace(" item 0:", ":"));
+            err.flush();
+            Map<String, Object> refusal = new LinkedHashMap<>();
+            refusal.put("file", file.toString());
+            refusal.put("error", reason);
+            refused.add(refusal);
+        }
     }
 
     private static final Pattern ITEM = Pattern.compile("items? \\[?(\\d+(?:, *\\d+)*)]?");

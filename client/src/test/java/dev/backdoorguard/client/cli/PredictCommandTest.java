@@ -96,6 +96,37 @@ class PredictCommandTest {
     }
 
     @Test
+    void aBadImageCostsOnlyItsOwnLineTheOthersAreStillClassifiedAndTheRunExitsTwo() throws IOException {
+        Files.writeString(images.resolve("b-broken.png"), "not a PNG at all");
+        Files.write(images.resolve("b-large.png"), png(new BufferedImage(40, 40, BufferedImage.TYPE_BYTE_GRAY)));
+
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--batch", "16",
+                images.toString());
+
+        assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
+        List<String> lines = run.out().lines().toList();
+        assertThat(lines).hasSize(3); // a-clean, b-triggered, c-clean: classified although they shared a request
+        assertThat(lines.get(0)).contains("a-clean.png");
+        assertThat(lines.get(2)).contains("c-clean.png");
+        List<String> errors = run.err().lines().toList();
+        assertThat(errors).hasSize(3);
+        assertThat(errors.get(0)).startsWith("guard predict: " + images.resolve("b-broken.png") + ": ")
+                .contains("INVALID_ARGUMENT");
+        assertThat(errors.get(1)).startsWith("guard predict: " + images.resolve("b-large.png") + ": ")
+                .contains("not a 28x28");
+        assertThat(errors.get(2)).isEqualTo("guard predict: 2 of 5 images refused (see above); the others were "
+                + "classified");
+
+        CliRun json = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--json",
+                images.toString());
+        assertThat(json.exitCode()).isEqualTo(2);
+        JsonNode report = new ObjectMapper().readTree(json.out());
+        assertThat(report.get("images")).hasSize(3);
+        assertThat(report.get("refused")).hasSize(2);
+        assertThat(report.get("refused").get(0).get("file").asText()).endsWith("b-broken.png");
+    }
+
+    @Test
     void labelsThatCannotBeTheModelsClassNamesAreRefused() throws IOException {
         CliRun typo = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
                 "fashion_mnist", images.toString());
