@@ -31,7 +31,11 @@ import picocli.CommandLine.Spec;
                 + " The run stops after --duration and/or --requests.",
             "Calls are not retried, so every error is counted; a caller whose call ended UNAVAILABLE pauses 100 ms"
                 + " before its next send. Reports throughput, latency percentiles, errors by gRPC code (with the"
-                + " first message of each) and flag rates clean vs triggered.",
+                + " first message of each) and flag rates clean vs triggered (in block mode a refused request's"
+                + " images count as flagged).",
+            "A refusal that every further request would get too (INVALID_ARGUMENT, e.g. more images per request"
+                + " than the server takes; NOT_FOUND; UNIMPLEMENTED; UNAUTHENTICATED; PERMISSION_DENIED) ends the"
+                + " run at once, and the report says so.",
             "Exit code: 0 when every request succeeded (refusals of flagged inputs in block mode count as success),"
                 + " 1 when any failed (the report is printed) or the server could not be reached, 2 for bad"
                 + " arguments."})
@@ -176,8 +180,17 @@ final class BenchCommand implements Callable<Integer> {
                 "latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f%n",
                 l.get("p50"), l.get("p90"), l.get("p99"), l.get("p99.9"), l.get("max"), r.meanMillis()));
         s.append(String.format(Locale.ROOT, "flagged     clean %d/%d (%s)  triggered %d/%d (%s)",
-                r.cleanFlagged(), r.cleanItems(), percent(r.cleanFlagRate()),
-                r.triggeredFlagged(), r.triggeredItems(), percent(r.triggeredFlagRate())));
+                r.cleanFlagged() + r.cleanBlocked(), r.cleanItems(), percent(r.cleanFlagRate()),
+                r.triggeredFlagged() + r.triggeredBlocked(), r.triggeredItems(), percent(r.triggeredFlagRate())));
+        if (r.cleanBlocked() + r.triggeredBlocked() > 0) {
+            s.append(String.format(Locale.ROOT, "%n            of which in requests refused by --mode block: clean %d,"
+                    + " triggered %d%s", r.cleanBlocked(), r.triggeredBlocked(),
+                    r.batch() > 1 ? " (a refusal counts every image of its request)" : ""));
+        }
+        if (r.stoppedBecause() != null) {
+            s.append(String.format(Locale.ROOT, "%nSTOPPED EARLY: every further request would be refused the same"
+                    + " way: %s", r.stoppedBecause()));
+        }
         return s.toString();
     }
 
@@ -208,7 +221,10 @@ final class BenchCommand implements Callable<Integer> {
         flags.put("triggered_items", r.triggeredItems());
         flags.put("triggered_flagged", r.triggeredFlagged());
         flags.put("triggered_flag_rate", r.triggeredFlagRate());
+        flags.put("clean_blocked", r.cleanBlocked());
+        flags.put("triggered_blocked", r.triggeredBlocked());
         json.put("guard", flags);
+        json.put("stopped_early", r.stoppedBecause());
         return json;
     }
 

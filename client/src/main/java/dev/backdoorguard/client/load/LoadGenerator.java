@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -32,6 +33,13 @@ import org.HdrHistogram.Histogram;
  */
 public final class LoadGenerator {
     private static final long UNAVAILABLE_PAUSE_MS = 100;
+    /**
+     * Codes that say the request itself is wrong for this server (too many items, unknown model, no token): every
+     * further request of the run would get the same answer, so the first one ends the run instead of filling its
+     * duration with errors.
+     */
+    private static final Set<String> ENDS_THE_RUN = Set.of("INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED",
+            "UNAUTHENTICATED", "PERMISSION_DENIED");
 
     private final List<GuardClient> clients;
     private final Workload workload;
@@ -59,7 +67,10 @@ public final class LoadGenerator {
     public LoadReport run() throws InterruptedException {
         AtomicLong sequence = new AtomicLong();
         if (!config.warmup().isZero()) {
-            runPhase("warm-up", config.warmup(), 0, sequence);
+            LoadReport warmup = runPhase("warm-up", config.warmup(), 0, sequence);
+            if (warmup.stoppedBecause() != null) {
+                return warmup; // measuring would only repeat the refusal
+            }
         }
         return runPhase("measure", config.duration(), config.requests(), sequence);
     }
@@ -167,7 +178,8 @@ public final class LoadGenerator {
          * check and the callback's registration runs the callback on this stack (one frame, rarely).
          */
         void sendNext(GuardClient client) {
-            while (System.nanoTime() < end && (requests == 0 || tickets.getAndIncrement() < requests)) {
+            while (System.nanoTime() < end && !stats.stopped()
+                    && (requests == 0 || tickets.getAndIncrement() < requests)) {
                 Workload.Entry entry = workload.get(sequence.getAndIncrement());
                 long sentAt = System.nanoTime();
                 stats.sent.increment();
@@ -209,11 +221,21 @@ public final class LoadGenerator {
                 if (failure == null) {
                     stats.success(entry, prediction, (System.nanoTime() - sentAt) / 1_000);
                 } else {
-                    stats.failure(codeOf(failure), messageOf(failure));
+                    recordFailure(stats, entry, failure);
                 }
             } catch (RuntimeException e) {
                 stats.failure("CLIENT_ERROR", e.toString());
             }
+        }
+    }
+
+    private static void recordFailure(LoadStats stats, Workload.Entry entry, Throwable failure) {
+        String code = codeOf(failure);
+        stats.failure(code, messageOf(failure));
+        if (code.equals("FAILED_PRECONDITION")) {
+            stats.blocked(entry);
+        } else if (ENDS_THE_RUN.contains(code)) {
+            stats.stop(code + ": " + messageOf(failure));
         }
     }
 
@@ -248,7 +270,7 @@ public final class LoadGenerator {
         Semaphore inFlight = new Semaphore(config.maxInFlight());
         for (long i = 0; requests == 0 || i < requests; i++) {
             long scheduled = start + i * period;
-            if (scheduled - end >= 0) {
+            if (scheduled - end >= 0 || stats.stopped()) {
                 break;
             }
             long now;
@@ -267,7 +289,7 @@ public final class LoadGenerator {
                         if (failure == null) {
                             stats.success(entry, prediction, (System.nanoTime() - scheduled) / 1_000);
                         } else {
-                            stats.failure(codeOf(failure), messageOf(failure));
+                            recordFailure(stats, entry, failure);
                         }
                     } finally {
                         inFlight.release();
@@ -310,6 +332,7 @@ public final class LoadGenerator {
                 stats.errorExamples(), stats.dropped.sum(), stats.items.sum(), percentiles,
                 empty ? Double.NaN : latencies.getMean() / 1000.0,
                 stats.cleanItems.sum(), stats.cleanFlagged.sum(), stats.triggeredItems.sum(),
-                stats.triggeredFlagged.sum());
+                stats.triggeredFlagged.sum(), stats.cleanBlocked.sum(), stats.triggeredBlocked.sum(),
+                stats.stoppedBecause());
     }
 }

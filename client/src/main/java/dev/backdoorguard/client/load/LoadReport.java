@@ -23,10 +23,13 @@ import java.util.TreeMap;
  * @param latencyMillis p50, p90, p99, p99.9 and max latency of successful requests in milliseconds (open loop: from
  *     the scheduled start, so a late send counts against the server, not hidden by it)
  * @param meanMillis mean latency in milliseconds
- * @param cleanItems answered items without the trigger
- * @param cleanFlagged of those, flagged
- * @param triggeredItems answered items with the trigger
- * @param triggeredFlagged of those, flagged
+ * @param cleanItems items without the trigger in answered or block-mode-refused requests
+ * @param cleanFlagged of those, flagged in an answer
+ * @param triggeredItems items with the trigger in answered or block-mode-refused requests
+ * @param triggeredFlagged of those, flagged in an answer
+ * @param cleanBlocked clean items in requests the guard refused (block mode: FAILED_PRECONDITION)
+ * @param triggeredBlocked triggered items in requests the guard refused
+ * @param stoppedBecause the refusal that ended the run early (every further request would have had it), or null
  */
 public record LoadReport(
         String mode,
@@ -45,7 +48,10 @@ public record LoadReport(
         long cleanItems,
         long cleanFlagged,
         long triggeredItems,
-        long triggeredFlagged) {
+        long triggeredFlagged,
+        long cleanBlocked,
+        long triggeredBlocked,
+        String stoppedBecause) {
 
     public LoadReport {
         errors = Collections.unmodifiableMap(new TreeMap<>(errors));
@@ -77,13 +83,16 @@ public record LoadReport(
         return seconds > 0 ? items / seconds : 0;
     }
 
-    /** Share of clean items flagged (the false-positive rate), NaN without clean items. */
+    /**
+     * Share of clean items flagged in an answer or refused in block mode (the false-positive rate; with several
+     * images per request a refusal counts all of them), NaN without clean items.
+     */
     public double cleanFlagRate() {
-        return cleanItems > 0 ? (double) cleanFlagged / cleanItems : Double.NaN;
+        return cleanItems > 0 ? (double) (cleanFlagged + cleanBlocked) / cleanItems : Double.NaN;
     }
 
-    /** Share of triggered items flagged (the detection rate), NaN without triggered items. */
+    /** Share of triggered items flagged or refused (the detection rate), NaN without triggered items. */
     public double triggeredFlagRate() {
-        return triggeredItems > 0 ? (double) triggeredFlagged / triggeredItems : Double.NaN;
+        return triggeredItems > 0 ? (double) (triggeredFlagged + triggeredBlocked) / triggeredItems : Double.NaN;
     }
 }

@@ -5,6 +5,7 @@ import dev.backdoorguard.client.Prediction;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.ConcurrentHistogram;
 
@@ -21,6 +22,10 @@ final class LoadStats {
     final LongAdder cleanFlagged = new LongAdder();
     final LongAdder triggeredItems = new LongAdder();
     final LongAdder triggeredFlagged = new LongAdder();
+    final LongAdder cleanBlocked = new LongAdder();
+    final LongAdder triggeredBlocked = new LongAdder();
+    /** Why the run stopped before its end (a refusal every further request would get too), or null. */
+    private final AtomicReference<String> stoppedBecause = new AtomicReference<>();
     final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
     final ConcurrentHistogram latencyMicros = new ConcurrentHistogram(MAX_MICROS, 3);
 
@@ -35,6 +40,30 @@ final class LoadStats {
             }
         }
         ok.increment();
+    }
+
+    /**
+     * A request the guard refused in block mode (FAILED_PRECONDITION): its items were not answered, but they count
+     * as items, and as blocked; with one image per request, the blocked share is exactly the flag rate.
+     */
+    void blocked(Workload.Entry entry) {
+        for (int i = 0; i < entry.batch().size(); i++) {
+            boolean triggered = entry.isTriggered(i);
+            (triggered ? triggeredItems : cleanItems).increment();
+            (triggered ? triggeredBlocked : cleanBlocked).increment();
+        }
+    }
+
+    void stop(String reason) {
+        stoppedBecause.compareAndSet(null, reason);
+    }
+
+    boolean stopped() {
+        return stoppedBecause.get() != null;
+    }
+
+    String stoppedBecause() {
+        return stoppedBecause.get();
     }
 
     /** The first message seen for each code: the report shows what went wrong, not only how often. */

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.backdoorguard.client.CannedInferenceServer;
+import dev.backdoorguard.client.load.LoadReport;
 import java.io.IOException;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -72,5 +74,24 @@ class BenchCommandTest {
         assertThat(unknown.err()).contains("NOT_FOUND");
         assertThat(CliRun.of("bench", "--help").out()).contains("--concurrency").contains("--rate")
                 .contains("--warmup").contains("GUARD_DATA_DIR");
+    }
+
+    @Test
+    void theReportSaysWhyARunStoppedEarlyAndCountsBlockModeRefusalsAsFlagged() {
+        LoadReport stopped = new LoadReport("closed", 2, 0, 65, 0.1, 2, 0, Map.of("INVALID_ARGUMENT", 2L),
+                Map.of("INVALID_ARGUMENT", "65 items, at most 64 per request"), 0, 0, Map.of("p50", Double.NaN,
+                "p90", Double.NaN, "p99", Double.NaN, "p99.9", Double.NaN, "max", Double.NaN), Double.NaN, 0, 0, 0, 0,
+                0, 0, "INVALID_ARGUMENT: 65 items, at most 64 per request");
+        assertThat(BenchCommand.text(stopped, "m")).contains("STOPPED EARLY: every further request would be refused"
+                + " the same way: INVALID_ARGUMENT: 65 items");
+        assertThat(Json.write(BenchCommand.toJson(stopped, "m"))).contains("\"stopped_early\":\"INVALID_ARGUMENT: 65");
+
+        LoadReport blocked = new LoadReport("closed", 2, 0, 1, 1.0, 100, 88, Map.of("FAILED_PRECONDITION", 12L),
+                Map.of(), 0, 88, Map.of("p50", 1.0, "p90", 1.0, "p99", 1.0, "p99.9", 1.0, "max", 1.0), 1.0, 90, 0, 10,
+                0, 2, 10, null); // block mode: answered items are never flagged, refused ones are
+        String text = BenchCommand.text(blocked, "m");
+        assertThat(text).contains("flagged     clean 2/90 (2.22%)  triggered 10/10 (100.00%)")
+                .contains("of which in requests refused by --mode block: clean 2, triggered 10")
+                .doesNotContain("STOPPED");
     }
 }

@@ -62,12 +62,16 @@ class LoadGeneratorTest {
     }
 
     @Test
-    void errorsAreCountedByCodeAndAddUp() throws InterruptedException {
-        LoadReport report = run(new BenchConfig("nope", null, 2, 0, 1, null, 25, Duration.ZERO));
+    void aRefusalEveryFurtherRequestWouldGetEndsTheRunAndTheReportSaysWhy() throws InterruptedException {
+        long start = System.nanoTime();
+        LoadReport report = run(new BenchConfig("nope", null, 2, 0, 1, Duration.ofSeconds(20), 0,
+                Duration.ofSeconds(5)));
 
-        assertThat(report.sent()).isEqualTo(25);
+        assertThat((System.nanoTime() - start) / 1e9).isLessThan(5.0); // neither the warm-up nor the 20 s ran out
+        assertThat(report.sent()).isBetween(1L, 2L); // each caller stops at its first NOT_FOUND, if not before
         assertThat(report.ok()).isZero();
-        assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("NOT_FOUND", 25L));
+        assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("NOT_FOUND", report.sent()));
+        assertThat(report.stoppedBecause()).startsWith("NOT_FOUND: ").contains("nope");
         assertThat(report.latencyMillis().get("p50")).isNaN();
     }
 
@@ -75,11 +79,31 @@ class LoadGeneratorTest {
     void openLoopErrorsAreCountedByTheServersCode() throws InterruptedException {
         LoadReport report = run(new BenchConfig("nope", null, 1, 200, 8, null, 30, Duration.ZERO));
 
-        assertThat(report.sent() + report.dropped()).isEqualTo(30);
-        assertThat(report.sent()).isPositive();
+        assertThat(report.sent()).isPositive().isLessThan(30); // the first NOT_FOUND ends the run
         assertThat(report.ok()).isZero();
         // The server's answer, not CLIENT_ERROR: the exception's own cause is the transport's status, not its code.
         assertThat(report.errors()).containsExactlyEntriesOf(java.util.Map.of("NOT_FOUND", report.sent()));
+        assertThat(report.stoppedBecause()).startsWith("NOT_FOUND");
+    }
+
+    @Test
+    void inBlockModeTheImagesOfRefusedRequestsCountAsFlaggedAndTheRunGoesOn() throws IOException,
+            InterruptedException {
+        Workload single = Workload.create(IdxImages.testSet(IdxImagesTest.FASHION), 1, 0.25, 16, 7);
+        BenchConfig config = new BenchConfig("fashion", GuardMode.BLOCK, 2, 0, 1, null, 32, Duration.ZERO);
+        LoadReport report = new LoadGenerator(List.of(client), single, config, updates::add, Duration.ofMillis(100))
+                .run();
+
+        assertThat(report.sent()).isEqualTo(32);
+        assertThat(report.stoppedBecause()).isNull();
+        assertThat(report.triggeredItems()).isEqualTo(8); // 4 of the 16 pooled images, each pool drawn twice
+        assertThat(report.triggeredBlocked()).isEqualTo(8);
+        assertThat(report.triggeredFlagRate()).isEqualTo(1.0); // before: 0/0, refused requests were not counted
+        assertThat(report.cleanItems()).isEqualTo(24);
+        assertThat(report.errors()).containsExactlyEntriesOf(
+                java.util.Map.of("FAILED_PRECONDITION", 8 + report.cleanBlocked()));
+        assertThat(report.ok()).isEqualTo(24 - report.cleanBlocked());
+        assertThat(report.unexpectedErrorCount()).isZero();
     }
 
     @Test
