@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.backdoorguard.core.eval.AttackMetrics;
+import dev.backdoorguard.offline.report.JsonNumbers;
 import java.time.Instant;
 
 /** report.json building blocks and the human/JSON output of figures. */
@@ -34,7 +35,9 @@ final class Reports {
             n.put("attack_hits", m.attackHits());
             n.put("attack_recovered", m.attackRecovered());
             n.put("attack_total", m.attackTotal());
-            n.put("asr_conditional", m.asrConditional()); // DHBE's definition (specs/dhbe-seam.md §A.7), an extra
+            // DHBE's definition (specs/dhbe-seam.md §A.7), an extra; null when no non-target image was classified
+            // correctly
+            JsonNumbers.putOrNull(n, "asr_conditional", m.asrConditional());
         }
         return n;
     }
