@@ -39,7 +39,7 @@ final class ModelEvents implements RepositoryListener {
 
     @Override
     public void loadFinished(String model, String version, long nanos, Throwable failure) {
-        metrics.load(nanos, failure == null);
+        metrics.load(model, nanos, failure == null);
     }
 
     @Override

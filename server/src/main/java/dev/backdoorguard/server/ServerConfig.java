@@ -52,6 +52,9 @@ public record ServerConfig(
         String bindAddress) {
 
     /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
+    /** The longest --max-batch-delay-ms accepted. */
+    static final Duration MAX_BATCH_DELAY = Duration.ofSeconds(1);
+
     public static final Map<String, String> DEFAULTS = Map.ofEntries(
             Map.entry("GUARD_PORT", "8500"),
             Map.entry("GUARD_METRICS_PORT", "9464"),
@@ -93,6 +96,12 @@ public record ServerConfig(
         Objects.requireNonNull(guardMode, "guardMode");
         if (maxBatchDelay.isNegative()) {
             throw new IllegalArgumentException("--max-batch-delay-ms must not be negative, got " + maxBatchDelay.toMillis());
+        }
+        if (maxBatchDelay.compareTo(MAX_BATCH_DELAY) > 0) {
+            // Every request that arrives alone waits this long: more than a second is a typo (2000 for 2), not a
+            // batching policy.
+            throw new IllegalArgumentException("--max-batch-delay-ms must be at most " + MAX_BATCH_DELAY.toMillis()
+                    + " (a lone request waits that long for company), got " + maxBatchDelay.toMillis());
         }
         if (drainTimeout.isNegative()) {
             throw new IllegalArgumentException("--drain-seconds must not be negative, got " + drainTimeout.toSeconds());

@@ -102,7 +102,8 @@ public final class ServerMain implements Callable<Integer> {
     String maxBatch;
 
     @Option(names = "--max-batch-delay-ms", paramLabel = "MS",
-            description = "How long a batch waits for more requests (env GUARD_MAX_BATCH_DELAY_MS, default 2).")
+            description = "How long a batch waits for more requests, 0..1000 (env GUARD_MAX_BATCH_DELAY_MS,"
+                    + " default 2).")
     String maxBatchDelay;
 
     @Option(names = "--queue-capacity", paramLabel = "N",

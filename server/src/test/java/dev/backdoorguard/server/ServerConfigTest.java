@@ -91,6 +91,10 @@ class ServerConfigTest {
                 .hasMessage("--workers (env GUARD_WORKERS): expected an integer, got 'two'");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "-1"), home))
                 .hasMessageContaining("--max-batch-delay-ms must not be negative");
+        assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "2000"), home))
+                .hasMessageContaining("--max-batch-delay-ms must be at most 1000").hasMessageContaining("got 2000");
+        assertThat(ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "1000"), home).batcher().maxDelay())
+                .hasSeconds(1);
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_DRAIN_SECONDS", "-3"), home))
                 .hasMessageContaining("--drain-seconds must not be negative");
         Map<String, String> tls = with(with(model, "GUARD_TLS_CERT", home.resolve("cert.pem").toString()),

@@ -148,12 +148,16 @@ public final class GuardMetrics {
         }).set(isReady ? 1 : 0);
     }
 
-    /** One load attempt: its duration and its result ({@code success} or {@code failure}). */
-    public void load(long nanos, boolean success) {
-        latency("guard.model.load", "Model load and warm-up time").register(registry)
+    /**
+     * One load attempt of a model of the repository: its duration and its result ({@code success} or
+     * {@code failure}). The spec's label is the result; the model is added so that an operator sees which model failed
+     * to reload (bounded: only a directory of the repository with a version gets this far).
+     */
+    public void load(String model, long nanos, boolean success) {
+        latency("guard.model.load", "Model load and warm-up time").tags("model", model).register(registry)
                 .record(nanos, TimeUnit.NANOSECONDS);
         Counter.builder("guard.model.reloads").description("Model loads and reloads by result")
-                .tags("result", success ? "success" : "failure").register(registry).increment();
+                .tags("model", model, "result", success ? "success" : "failure").register(registry).increment();
     }
 
     /** The detector tag value of a model. */
