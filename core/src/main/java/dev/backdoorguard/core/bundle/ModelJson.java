@@ -2,7 +2,6 @@ package dev.backdoorguard.core.bundle;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -14,7 +13,7 @@ import java.util.List;
 
 /** Reads and writes {@code model.json}; unknown fields are ignored, bad values are named. */
 public final class ModelJson {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper JSON = JsonOutput.INDENTED;
 
     private ModelJson() {}
 

@@ -7,7 +7,6 @@ import dev.backdoorguard.core.detect.DetectorCalibration;
 import dev.backdoorguard.core.eval.DetectorEvaluator;
 import dev.backdoorguard.core.eval.DetectorMetrics;
 import dev.backdoorguard.offline.report.HistogramChart;
-import dev.backdoorguard.offline.report.JsonNumbers;
 import dev.backdoorguard.offline.report.LineChart;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,9 +22,9 @@ final class DetectorReports {
 
     static ObjectNode metrics(DetectorMetrics m) {
         ObjectNode n = Reports.JSON.createObjectNode();
-        JsonNumbers.putOrNull(n, "tpr", m.tpr());
-        JsonNumbers.putOrNull(n, "fpr", m.fpr());
-        JsonNumbers.putOrNull(n, "auroc", m.auroc());
+        n.put("tpr", m.tpr());
+        n.put("fpr", m.fpr());
+        n.put("auroc", m.auroc());
         n.put("true_positives", m.truePositives());
         n.put("triggered_total", m.triggeredTotal());
         n.put("false_positives", m.falsePositives());
@@ -34,11 +33,7 @@ final class DetectorReports {
         n.put("misclassified_clean_total", m.misclassifiedTotal());
         ArrayNode rates = n.putArray("class_flag_rates");
         for (double r : m.classFlagRates()) {
-            if (Double.isFinite(r)) {
-                rates.add(r);
-            } else {
-                rates.addNull(); // a class with no clean test image
-            }
+            rates.add(r);
         }
         return n;
     }

@@ -1,15 +1,14 @@
 package dev.backdoorguard.offline.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.backdoorguard.core.bundle.JsonOutput;
 import dev.backdoorguard.core.eval.AttackMetrics;
-import dev.backdoorguard.offline.report.JsonNumbers;
 import java.time.Instant;
 
 /** report.json building blocks and the human/JSON output of figures. */
 final class Reports {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper JSON = JsonOutput.INDENTED; // NaN is written as null
 
     private Reports() {}
 
@@ -37,7 +36,7 @@ final class Reports {
             n.put("attack_total", m.attackTotal());
             // DHBE's definition (specs/dhbe-seam.md §A.7), an extra; null when no non-target image was classified
             // correctly
-            JsonNumbers.putOrNull(n, "asr_conditional", m.asrConditional());
+            n.put("asr_conditional", m.asrConditional());
         }
         return n;
     }

@@ -12,7 +12,6 @@ import dev.backdoorguard.core.model.Classifier;
 import dev.backdoorguard.offline.purify.PurificationData;
 import dev.backdoorguard.offline.purify.PurificationReport;
 import dev.backdoorguard.offline.purify.Purifier;
-import dev.backdoorguard.offline.report.JsonNumbers;
 import dev.backdoorguard.offline.report.LineChart;
 import dev.backdoorguard.offline.train.TorchAdam;
 import java.io.IOException;
@@ -130,8 +129,7 @@ public final class DhbePurifier implements Purifier {
             details.put("resumed_from_iteration", start);
             details.put("seconds_this_process", seconds);
             details.put("seconds_including_interrupted_runs", priorSeconds + seconds);
-            JsonNumbers.putOrNull(details, "ms_per_iteration_median",
-                    timed.length == 0 ? Double.NaN : timed[timed.length / 2]);
+            details.put("ms_per_iteration_median", timed.length == 0 ? Double.NaN : timed[timed.length / 2]);
             details.put("teacher_weights_fingerprint", teacherHash);
             details.put("final_distillation_loss", losses[0][n - 1]);
             if (warmup != null) {
@@ -204,8 +202,8 @@ public final class DhbePurifier implements Purifier {
         AttackMetrics m = evaluator.apply(trainer.student());
         listener.onEvaluation(done, m);
         ObjectNode e = JSON.createObjectNode();
-        e.put("iteration", done).put("acc", m.acc()).put("asr", m.asr()).put("ra", m.ra());
-        JsonNumbers.putOrNull(e, "asr_conditional", m.asrConditional());
+        e.put("iteration", done).put("acc", m.acc()).put("asr", m.asr()).put("ra", m.ra())
+                .put("asr_conditional", m.asrConditional());
         return e;
     }
 
@@ -264,7 +262,14 @@ public final class DhbePurifier implements Purifier {
                 losses[k][i] = (float) history.get(i).path(k).asDouble();
             }
         }
-        meta.path("evaluations").forEach(e -> evaluations.add((ObjectNode) e));
+        // The checkpoint's plain mapper writes an undefined figure as the string "NaN"; back to a number, so that
+        // the report writes it as null like any other.
+        meta.path("evaluations").forEach(e -> {
+            ObjectNode evaluation = (ObjectNode) e;
+            evaluation.properties().stream().filter(field -> field.getValue().isTextual()).toList()
+                    .forEach(field -> evaluation.put(field.getKey(), field.getValue().asDouble()));
+            evaluations.add(evaluation);
+        });
         return done;
     }
 
@@ -324,7 +329,7 @@ public final class DhbePurifier implements Purifier {
             x[i] = e.get("iteration").asDouble();
             y[0][i] = 100 * e.get("acc").asDouble();
             y[1][i] = 100 * e.get("asr").asDouble();
-            y[2][i] = 100 * JsonNumbers.read(e, "asr_conditional"); // NaN: a gap in the curve
+            y[2][i] = 100 * e.get("asr_conditional").asDouble();
         }
         return new LineChart("DHBE: student during the run", "iteration", "%")
                 .add(new LineChart.Series("ACC", x, y[0]))
