@@ -1,6 +1,10 @@
 package dev.backdoorguard.client;
 
 import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A call failed: carries the gRPC status code and the server's description. Subclasses name the outcomes callers
@@ -8,6 +12,12 @@ import io.grpc.Status;
  */
 public class GuardClientException extends RuntimeException {
     private static final long serialVersionUID = 1L;
+
+    /**
+     * How guard serve names the items of a request in its messages: "contents item 1: undecodable image", "flagged
+     * items [3, 5] of 16". Group 1 holds the indices.
+     */
+    public static final Pattern NAMED_ITEMS = Pattern.compile("items? \\[?(\\d+(?:, *\\d+)*)]?");
 
     private final Status.Code code;
 
@@ -19,5 +29,22 @@ public class GuardClientException extends RuntimeException {
     /** The gRPC status code of the failed call. */
     public Status.Code code() {
         return code;
+    }
+
+    /**
+     * The request items (indices) the message names, in order; empty when it names none (a refusal of the whole
+     * request, or a server that does not name items).
+     */
+    public List<Integer> namedItems() {
+        List<Integer> items = new ArrayList<>();
+        if (getMessage() != null) {
+            Matcher m = NAMED_ITEMS.matcher(getMessage());
+            while (m.find()) {
+                for (String index : m.group(1).split(", *")) {
+                    items.add(Integer.parseInt(index.strip()));
+                }
+            }
+        }
+        return items;
     }
 }

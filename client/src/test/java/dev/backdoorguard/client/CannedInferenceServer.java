@@ -49,6 +49,8 @@ import javax.imageio.ImageIO;
  * demo). Any other model name is NOT_FOUND.
  */
 public final class CannedInferenceServer implements AutoCloseable {
+    /** Most items per request, as guard serve's --max-items. */
+    public static final int MAX_ITEMS = 64;
     static final int SIDE = 28;
     static final int CLASSES = 10;
 
@@ -286,6 +288,10 @@ public final class CannedInferenceServer implements AutoCloseable {
         }
         ModelInferRequest.InferInputTensor input = request.getInputs(0);
         int n = (int) input.getShape(0);
+        if (n > MAX_ITEMS) { // guard serve's --max-items check and wording
+            throw new IllegalArgumentException("inputs[0].shape: " + n + " items exceed the server's limit of "
+                    + MAX_ITEMS + " per request");
+        }
         int plane = SIDE * SIDE;
         List<float[]> items = new ArrayList<>();
         switch (input.getDatatype()) {
@@ -313,8 +319,9 @@ public final class CannedInferenceServer implements AutoCloseable {
                     try {
                         BufferedImage image = ImageIO.read(new ByteArrayInputStream(encoded.toByteArray()));
                         if (image == null || image.getWidth() != SIDE || image.getHeight() != SIDE) {
-                            throw new IllegalArgumentException("inputs[0].contents.bytes_contents[" + items.size()
-                                    + "]: not a 28x28 PNG/JPEG image");
+                            // guard serve's wording: the item is named, so that clients can tell which one
+                            throw new IllegalArgumentException("inputs[0].contents item " + items.size()
+                                    + ": not a 28x28 PNG/JPEG image");
                         }
                         float[] item = new float[plane];
                         for (int p = 0; p < plane; p++) {
@@ -322,7 +329,8 @@ public final class CannedInferenceServer implements AutoCloseable {
                         }
                         items.add(item);
                     } catch (IOException e) {
-                        throw new IllegalArgumentException("undecodable image " + items.size());
+                        throw new IllegalArgumentException("inputs[0].contents item " + items.size()
+                                + ": undecodable image");
                     }
                 }
             }

@@ -153,7 +153,7 @@ class GuardClientTest {
         ImageIO.write(new java.awt.image.BufferedImage(32, 32, java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png", big);
         assertThatThrownBy(() -> client.predict("fashion", InputBatch.encoded(List.of(big.toByteArray()))))
                 .isInstanceOf(InvalidRequestException.class)
-                .hasMessageContaining("bytes_contents[0]");
+                .hasMessageContaining("contents item 0");
     }
 
     @Test

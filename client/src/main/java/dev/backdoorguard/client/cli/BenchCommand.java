@@ -31,8 +31,8 @@ import picocli.CommandLine.Spec;
                 + " The run stops after --duration and/or --requests.",
             "Calls are not retried, so every error is counted; a caller whose call ended UNAVAILABLE pauses 100 ms"
                 + " before its next send. Reports throughput, latency percentiles, errors by gRPC code (with the"
-                + " first message of each) and flag rates clean vs triggered (in block mode a refused request's"
-                + " images count as flagged).",
+                + " first message of each) and flag rates clean vs triggered (in block mode the images a refusal"
+                + " names count as flagged).",
             "A refusal that every further request would get too (INVALID_ARGUMENT, e.g. more images per request"
                 + " than the server takes; NOT_FOUND; UNIMPLEMENTED; UNAUTHENTICATED; PERMISSION_DENIED) ends the"
                 + " run at once, and the report says so.",
@@ -183,9 +183,8 @@ final class BenchCommand implements Callable<Integer> {
                 r.cleanFlagged() + r.cleanBlocked(), r.cleanItems(), percent(r.cleanFlagRate()),
                 r.triggeredFlagged() + r.triggeredBlocked(), r.triggeredItems(), percent(r.triggeredFlagRate())));
         if (r.cleanBlocked() + r.triggeredBlocked() > 0) {
-            s.append(String.format(Locale.ROOT, "%n            of which in requests refused by --mode block: clean %d,"
-                    + " triggered %d%s", r.cleanBlocked(), r.triggeredBlocked(),
-                    r.batch() > 1 ? " (a refusal counts every image of its request)" : ""));
+            s.append(String.format(Locale.ROOT, "%n            of which named by --mode block refusals: clean %d,"
+                    + " triggered %d", r.cleanBlocked(), r.triggeredBlocked()));
         }
         if (r.stoppedBecause() != null) {
             s.append(String.format(Locale.ROOT, "%nSTOPPED EARLY: every further request would be refused the same"
@@ -215,11 +214,13 @@ final class BenchCommand implements Callable<Integer> {
         latency.put("mean", r.meanMillis());
         json.put("latency_ms", latency);
         Map<String, Object> flags = new LinkedHashMap<>();
+        // As the text: flagged counts the items flagged in answers and those a block-mode refusal named (also given
+        // alone as *_blocked); *_items are the items of answered and refused requests.
         flags.put("clean_items", r.cleanItems());
-        flags.put("clean_flagged", r.cleanFlagged());
+        flags.put("clean_flagged", r.cleanFlagged() + r.cleanBlocked());
         flags.put("clean_flag_rate", r.cleanFlagRate());
         flags.put("triggered_items", r.triggeredItems());
-        flags.put("triggered_flagged", r.triggeredFlagged());
+        flags.put("triggered_flagged", r.triggeredFlagged() + r.triggeredBlocked());
         flags.put("triggered_flag_rate", r.triggeredFlagRate());
         flags.put("clean_blocked", r.cleanBlocked());
         flags.put("triggered_blocked", r.triggeredBlocked());

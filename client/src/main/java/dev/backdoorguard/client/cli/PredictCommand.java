@@ -5,10 +5,10 @@ import dev.backdoorguard.client.GuardClient;
 import dev.backdoorguard.client.GuardClientException;
 import dev.backdoorguard.client.GuardMode;
 import dev.backdoorguard.client.InputBatch;
+import dev.backdoorguard.client.InvalidRequestException;
 import dev.backdoorguard.client.ItemResult;
 import dev.backdoorguard.client.PredictRequest;
 import dev.backdoorguard.client.Prediction;
-import io.grpc.Status;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -22,7 +22,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -105,7 +104,7 @@ final class PredictCommand implements Callable<Integer> {
                 err.printf("guard predict: %d of %d images refused (see above); the others were classified%n",
                         run.refused.size(), files.size());
                 err.flush();
-                return 2;
+                return ClientErrors.BAD_INPUT;
             }
         }
         return 0;
@@ -130,23 +129,25 @@ final class PredictCommand implements Callable<Integer> {
         }
 
         /**
-         * Classifies one request's files. A file the server cannot take (undecodable, wrong size) or this client
-         * cannot read fails the whole request; the request is then sent again file by file, so that one bad image
-         * costs only its own line and the others are still classified. Other failures (server down, unknown model,
-         * a block-mode refusal) end the run.
+         * Classifies one request's files. A file the server cannot take (undecodable, wrong size: the message names
+         * the item) or this client cannot read fails the whole request; the request is then sent again file by
+         * file, so that one bad image costs only its own line and the others are still classified. Other failures
+         * (a refusal of the request as a whole, server down, unknown model, a block-mode refusal) end the run.
          */
         void classify(List<Path> chunk) {
             Prediction prediction;
             try {
                 prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk), mode, names));
-            } catch (GuardClientException e) {
-                if (e.code() != Status.Code.INVALID_ARGUMENT) {
-                    throw new GuardClientException(e.code(), withFileNames(e.getMessage(), chunk), e);
+            } catch (InvalidRequestException e) {
+                if (e.namedItems().isEmpty()) {
+                    throw e; // the request as a whole (e.g. more images than the server takes): resending won't help
                 }
-                refuseOrSplit(chunk, e.getMessage());
+                refuseOrSplit(chunk, e.getMessage().replace(" item 0:", ":"));
                 return;
+            } catch (GuardClientException e) {
+                throw new GuardClientException(e.code(), withFileNames(e.getMessage(), chunk), e);
             } catch (UncheckedIOException e) {
-                refuseOrSplit(chunk, e.getMessage());
+                refuseOrSplit(chunk, e.getMessage()); // "cannot read image FILE: ..."
                 return;
             }
             detector = prediction.detector();
@@ -162,14 +163,16 @@ final class PredictCommand implements Callable<Integer> {
             out.flush();
         }
 
+        /** {@code reason}: for a single file, why it was refused (the server's words, or the read error). */
         private void refuseOrSplit(List<Path> chunk, String reason) {
             if (chunk.size() > 1) {
                 chunk.forEach(file -> classify(List.of(file)));
                 return;
             }
             Path file = chunk.get(0);
+            String named = reason.contains(file.toString()) ? reason : file + ": " + reason;
             PrintWriter err = spec.commandLine().getErr();
-            err.println("guard predict: " + file + ": " + reason.replace(" item 0:", ":"));
+            err.println("guard predict: " + named);
             err.flush();
             Map<String, Object> refusal = new LinkedHashMap<>();
             refusal.put("file", file.toString());
@@ -178,14 +181,12 @@ final class PredictCommand implements Callable<Integer> {
         }
     }
 
-    private static final Pattern ITEM = Pattern.compile("items? \\[?(\\d+(?:, *\\d+)*)]?");
-
     /**
      * The server names items by their index in the request ("contents item 1", "flagged items [3, 5]"); a user gave
      * files, so each index is followed by its file.
      */
     static String withFileNames(String message, List<Path> chunk) {
-        Matcher m = ITEM.matcher(message);
+        Matcher m = GuardClientException.NAMED_ITEMS.matcher(message);
         StringBuilder named = new StringBuilder();
         while (m.find()) {
             List<String> files = new ArrayList<>();

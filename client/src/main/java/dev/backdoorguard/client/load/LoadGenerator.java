@@ -2,6 +2,7 @@ package dev.backdoorguard.client.load;
 
 import dev.backdoorguard.client.GuardClient;
 import dev.backdoorguard.client.GuardClientException;
+import dev.backdoorguard.client.InputBlockedException;
 import dev.backdoorguard.client.PredictRequest;
 import dev.backdoorguard.client.Prediction;
 import java.time.Duration;
@@ -99,7 +100,7 @@ public final class LoadGenerator {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         progress.accept(snapshot(phase, stats, start, planned, true));
-        return report(stats, seconds);
+        return report(phase, stats, seconds);
     }
 
     /**
@@ -232,8 +233,8 @@ public final class LoadGenerator {
     private static void recordFailure(LoadStats stats, Workload.Entry entry, Throwable failure) {
         String code = codeOf(failure);
         stats.failure(code, messageOf(failure));
-        if (code.equals("FAILED_PRECONDITION")) {
-            stats.blocked(entry);
+        if (causeOf(failure) instanceof InputBlockedException blocked) {
+            stats.blocked(entry, blocked.namedItems());
         } else if (ENDS_THE_RUN.contains(code)) {
             stats.stop(code + ": " + messageOf(failure));
         }
@@ -248,16 +249,17 @@ public final class LoadGenerator {
         }
     }
 
+    private static Throwable causeOf(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    }
+
     /** The gRPC code of a failed call, or CLIENT_ERROR when the failure is not the server's answer. */
     private static String codeOf(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
-        return cause instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR";
+        return causeOf(failure) instanceof GuardClientException e ? e.code().name() : "CLIENT_ERROR";
     }
 
     private static String messageOf(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
+        Throwable cause = causeOf(failure);
         return cause.getMessage() != null ? cause.getMessage() : cause.toString();
     }
 
@@ -270,12 +272,15 @@ public final class LoadGenerator {
         Semaphore inFlight = new Semaphore(config.maxInFlight());
         for (long i = 0; requests == 0 || i < requests; i++) {
             long scheduled = start + i * period;
-            if (scheduled - end >= 0 || stats.stopped()) {
+            if (scheduled - end >= 0) {
                 break;
             }
             long now;
             while ((now = System.nanoTime()) < scheduled) {
                 LockSupport.parkNanos(scheduled - now);
+            }
+            if (stats.stopped()) {
+                break; // a refusal arrived while this send waited for its slot
             }
             if (now - scheduled > lateLimit || !inFlight.tryAcquire()) {
                 stats.dropped.increment();
@@ -317,7 +322,7 @@ public final class LoadGenerator {
                 stats.errorCount(), stats.dropped.sum(), finished);
     }
 
-    private LoadReport report(LoadStats stats, double seconds) {
+    private LoadReport report(String phase, LoadStats stats, double seconds) {
         Histogram latencies = stats.latencyMicros.copy();
         Map<String, Double> percentiles = new LinkedHashMap<>();
         boolean empty = latencies.getTotalCount() == 0;
@@ -333,6 +338,7 @@ public final class LoadGenerator {
                 empty ? Double.NaN : latencies.getMean() / 1000.0,
                 stats.cleanItems.sum(), stats.cleanFlagged.sum(), stats.triggeredItems.sum(),
                 stats.triggeredFlagged.sum(), stats.cleanBlocked.sum(), stats.triggeredBlocked.sum(),
-                stats.stoppedBecause());
+                stats.stopped() && phase.equals("warm-up") ? "in the warm-up (nothing was measured): "
+                        + stats.stoppedBecause() : stats.stoppedBecause());
     }
 }

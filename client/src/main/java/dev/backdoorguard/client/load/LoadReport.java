@@ -27,8 +27,9 @@ import java.util.TreeMap;
  * @param cleanFlagged of those, flagged in an answer
  * @param triggeredItems items with the trigger in answered or block-mode-refused requests
  * @param triggeredFlagged of those, flagged in an answer
- * @param cleanBlocked clean items in requests the guard refused (block mode: FAILED_PRECONDITION)
- * @param triggeredBlocked triggered items in requests the guard refused
+ * @param cleanBlocked clean items a block-mode refusal (FAILED_PRECONDITION) named as flagged (all of its request's
+ *     items when it named none)
+ * @param triggeredBlocked triggered items a block-mode refusal named as flagged
  * @param stoppedBecause the refusal that ended the run early (every further request would have had it), or null
  */
 public record LoadReport(
@@ -84,14 +85,14 @@ public record LoadReport(
     }
 
     /**
-     * Share of clean items flagged in an answer or refused in block mode (the false-positive rate; with several
-     * images per request a refusal counts all of them), NaN without clean items.
+     * Share of clean items flagged in an answer or named by a block-mode refusal (the false-positive rate), NaN
+     * without clean items.
      */
     public double cleanFlagRate() {
         return cleanItems > 0 ? (double) (cleanFlagged + cleanBlocked) / cleanItems : Double.NaN;
     }
 
-    /** Share of triggered items flagged or refused (the detection rate), NaN without triggered items. */
+    /** Share of triggered items flagged or named by a refusal (the detection rate), NaN without triggered items. */
     public double triggeredFlagRate() {
         return triggeredItems > 0 ? (double) (triggeredFlagged + triggeredBlocked) / triggeredItems : Double.NaN;
     }

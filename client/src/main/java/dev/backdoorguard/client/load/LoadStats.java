@@ -2,6 +2,7 @@ package dev.backdoorguard.client.load;
 
 import dev.backdoorguard.client.ItemResult;
 import dev.backdoorguard.client.Prediction;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,13 +45,16 @@ final class LoadStats {
 
     /**
      * A request the guard refused in block mode (FAILED_PRECONDITION): its items were not answered, but they count
-     * as items, and as blocked; with one image per request, the blocked share is exactly the flag rate.
+     * as items, and the ones the refusal names ({@code flagged}, request indices) count as blocked. A refusal that
+     * names none (a server that does not say) counts every item of the request.
      */
-    void blocked(Workload.Entry entry) {
+    void blocked(Workload.Entry entry, List<Integer> flagged) {
         for (int i = 0; i < entry.batch().size(); i++) {
             boolean triggered = entry.isTriggered(i);
             (triggered ? triggeredItems : cleanItems).increment();
-            (triggered ? triggeredBlocked : cleanBlocked).increment();
+            if (flagged.isEmpty() || flagged.contains(i)) {
+                (triggered ? triggeredBlocked : cleanBlocked).increment();
+            }
         }
     }
 

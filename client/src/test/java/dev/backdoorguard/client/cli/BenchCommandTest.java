@@ -91,7 +91,7 @@ class BenchCommandTest {
                 0, 2, 10, null); // block mode: answered items are never flagged, refused ones are
         String text = BenchCommand.text(blocked, "m");
         assertThat(text).contains("flagged     clean 2/90 (2.22%)  triggered 10/10 (100.00%)")
-                .contains("of which in requests refused by --mode block: clean 2, triggered 10")
+                .contains("of which named by --mode block refusals: clean 2, triggered 10")
                 .doesNotContain("STOPPED");
     }
 }

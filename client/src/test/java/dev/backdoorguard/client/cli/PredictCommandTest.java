@@ -127,6 +127,22 @@ class PredictCommandTest {
     }
 
     @Test
+    void aRefusalOfTheWholeRequestEndsTheRunWithOneLineInsteadOfOneRetryPerFile() throws IOException {
+        Path many = Files.createDirectory(dir.resolve("many"));
+        for (int i = 0; i <= CannedInferenceServer.MAX_ITEMS; i++) {
+            write(many.resolve(String.format("%03d.png", i)), 0.1f, false);
+        }
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--batch",
+                String.valueOf(CannedInferenceServer.MAX_ITEMS + 1), many.toString());
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().lines().toList()).hasSize(1);
+        assertThat(run.err()).contains("items exceed the server's limit of 64 per request");
+        assertThat(run.out()).isEmpty();
+        assertThat(server.inferCalls.get()).isEqualTo(1);
+    }
+
+    @Test
     void labelsThatCannotBeTheModelsClassNamesAreRefused() throws IOException {
         CliRun typo = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--labels",
                 "fashion_mnist", images.toString());
