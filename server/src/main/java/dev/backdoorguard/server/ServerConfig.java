@@ -51,10 +51,10 @@ public record ServerConfig(
         Duration watchInterval,
         String bindAddress) {
 
-    /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
     /** The longest --max-batch-delay-ms accepted. */
-    static final Duration MAX_BATCH_DELAY = Duration.ofSeconds(1);
+    static final int MAX_BATCH_DELAY_MS = 1000;
 
+    /** The settings, their environment variables and defaults, in the order {@code --help} lists them. */
     public static final Map<String, String> DEFAULTS = Map.ofEntries(
             Map.entry("GUARD_PORT", "8500"),
             Map.entry("GUARD_METRICS_PORT", "9464"),
@@ -97,10 +97,10 @@ public record ServerConfig(
         if (maxBatchDelay.isNegative()) {
             throw new IllegalArgumentException("--max-batch-delay-ms must not be negative, got " + maxBatchDelay.toMillis());
         }
-        if (maxBatchDelay.compareTo(MAX_BATCH_DELAY) > 0) {
+        if (maxBatchDelay.toMillis() > MAX_BATCH_DELAY_MS) {
             // Every request that arrives alone waits this long: more than a second is a typo (2000 for 2), not a
             // batching policy.
-            throw new IllegalArgumentException("--max-batch-delay-ms must be at most " + MAX_BATCH_DELAY.toMillis()
+            throw new IllegalArgumentException("--max-batch-delay-ms must be at most " + MAX_BATCH_DELAY_MS
                     + " (a lone request waits that long for company), got " + maxBatchDelay.toMillis());
         }
         if (drainTimeout.isNegative()) {

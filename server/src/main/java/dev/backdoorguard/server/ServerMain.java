@@ -102,8 +102,8 @@ public final class ServerMain implements Callable<Integer> {
     String maxBatch;
 
     @Option(names = "--max-batch-delay-ms", paramLabel = "MS",
-            description = "How long a batch waits for more requests, 0..1000 (env GUARD_MAX_BATCH_DELAY_MS,"
-                    + " default 2).")
+            description = "How long a batch waits for more requests, 0.." + ServerConfig.MAX_BATCH_DELAY_MS
+                    + " (env GUARD_MAX_BATCH_DELAY_MS, default 2).")
     String maxBatchDelay;
 
     @Option(names = "--queue-capacity", paramLabel = "N",
