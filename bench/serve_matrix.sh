@@ -12,7 +12,8 @@
 #      resident memory sampled.
 # Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
 #   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1),
-#        ITEMS (guard bench --batch: images per request, default 1), CONCURRENCIES (default "1 8 64");
+#        ITEMS (guard bench --batch: images per request, default 1), CONCURRENCIES (default "1 8 64"),
+#        RAW_BATCHES (the raw pass's batch sizes, default "1 8 32");
 #        e.g. ITEMS=8 CONCURRENCIES=8 keeps 64 images in flight, as concurrency 64 does with one per
 #        request, with an eighth of the requests: what the per-request cost is, at the same load.
 set -euo pipefail
@@ -30,7 +31,7 @@ raw() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
   -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$@"; }
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)" | tee "$out/summary.txt"
-for b in 1 8 32; do   # the baseline: the server's workers and threads, no gRPC, no queue
+for b in ${RAW_BATCHES:-1 8 32}; do   # the baseline: the server's workers and threads, no gRPC, no queue
   raw "$b" "$(( 2 * seconds ))" "$workers" | tee -a "$out/raw.txt"
 done
 metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
