@@ -48,6 +48,11 @@ final class ModelEvents implements RepositoryListener {
     }
 
     @Override
+    public void unloaded(String model) {
+        metrics.forgetReadiness(model);
+    }
+
+    @Override
     public synchronized void changed() {
         ModelRepository models = repository;
         if (models == null || terminal) {

@@ -138,8 +138,12 @@ class RepositoryTest {
                             e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
             assertThat(stub.repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build())
                     .getModelsList()).extracting(RepositoryIndexResponse.ModelIndex::getName).containsExactly("a");
+            // Nor for the metrics: no guard_model_ready series left at 0, which would keep GuardModelNotReady firing.
+            assertThat(metrics(server)).contains("guard_model_ready{model=\"a\"")
+                    .doesNotContain("guard_model_ready{model=\"b\"");
 
             load(stub, "b");
+            assertThat(metrics(server)).containsPattern("guard_model_ready\\{model=\"b\",version=\"4\"} 1");
             assertThat(health(channel, "")).isEqualTo(ServingStatus.SERVING);
             assertThat(stub.modelInfer(TestServers.fp32("b", TestServers.randomPixels(1, 1))).getModelVersion())
                     .isEqualTo("4");
@@ -262,5 +266,11 @@ class RepositoryTest {
                 Files.delete(p);
             }
         }
+    }
+
+    private static String metrics(GuardServer server) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + server.metricsPort() + "/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     }
 }

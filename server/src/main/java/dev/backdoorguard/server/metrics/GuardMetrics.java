@@ -149,6 +149,15 @@ public final class GuardMetrics {
     }
 
     /**
+     * Removes the readiness series of a model that was unloaded on purpose: a 0 that stays would keep
+     * GuardModelNotReady firing for a model nobody expects to serve. A later load registers them again.
+     */
+    public void forgetReadiness(String model) {
+        ready.keySet().removeIf(key -> key.startsWith(model + "\u0000"));
+        registry.find("guard.model.ready").tag("model", model).gauges().forEach(registry::remove);
+    }
+
+    /**
      * One load attempt of a model of the repository: its duration and its result ({@code success} or
      * {@code failure}). The spec's label is the result; the model is added so that an operator sees which model failed
      * to reload (bounded: only a directory of the repository with a version gets this far).

@@ -221,6 +221,7 @@ public final class ModelRepository implements AutoCloseable {
                 old.current().retire();
             }
             logger.info("model {} unloaded", name);
+            listener.unloaded(name);
             listener.changed();
         }
     }

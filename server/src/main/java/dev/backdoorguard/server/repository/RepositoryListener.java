@@ -9,6 +9,12 @@ public interface RepositoryListener {
     /** A version went live ({@code ready}) or was retired (not ready). */
     void versionState(String model, String version, boolean ready);
 
+    /**
+     * A model was unloaded on purpose (RepositoryModelUnload, or its directory left a watched repository): it is no
+     * longer expected to serve, so its readiness series should go rather than read 0 forever.
+     */
+    void unloaded(String model);
+
     /** The set or state of served models changed (recompute health). */
     void changed();
 
@@ -20,6 +26,9 @@ public interface RepositoryListener {
 
             @Override
             public void versionState(String model, String version, boolean ready) {}
+
+            @Override
+            public void unloaded(String model) {}
 
             @Override
             public void changed() {}
