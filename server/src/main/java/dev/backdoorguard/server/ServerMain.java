@@ -142,11 +142,13 @@ public final class ServerMain implements Callable<Integer> {
     String tokenFile;
 
     @Option(names = "--torch-threads", paramLabel = "N",
-            description = "PyTorch intra-op threads; 0 = cores / workers (env GUARD_TORCH_THREADS, default 0).")
+            description = "PyTorch intra-op threads; 0 = cores / workers (env GUARD_TORCH_THREADS, default 0);"
+                    + " -Dai.djl.pytorch.num_threads in GUARD_JAVA_OPTS overrides it.")
     String torchThreads;
 
     @Option(names = "--torch-interop-threads", paramLabel = "N",
-            description = "PyTorch inter-op threads (env GUARD_TORCH_INTEROP_THREADS, default 1).")
+            description = "PyTorch inter-op threads (env GUARD_TORCH_INTEROP_THREADS, default 1);"
+                    + " -Dai.djl.pytorch.num_interop_threads in GUARD_JAVA_OPTS overrides it.")
     String torchInteropThreads;
 
     @Option(names = "--watch-interval-ms", paramLabel = "MS",
@@ -217,8 +219,12 @@ public final class ServerMain implements Callable<Integer> {
         // Intra-op threads shared evenly by the workers, one inter-op thread: each batch is one
         // eager forward pass, and concurrent workers already use the cores. DJL reads these when the
         // PyTorch engine starts, so they are set before anything touches the engine.
-        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(config.effectiveTorchThreads()));
-        setIfAbsent("ai.djl.pytorch.num_interop_threads", Integer.toString(config.torchInteropThreads()));
+        // A -D in GUARD_JAVA_OPTS wins (it is the JVM's own setting, and deployments set it); a flag it overrides is
+        // named, not silently ignored.
+        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(config.effectiveTorchThreads()),
+                config.torchThreads() > 0, "--torch-threads (GUARD_TORCH_THREADS)");
+        setIfAbsent("ai.djl.pytorch.num_interop_threads", Integer.toString(config.torchInteropThreads()),
+                config.torchInteropThreads() != 1, "--torch-interop-threads (GUARD_TORCH_INTEROP_THREADS)");
 
         GuardServer server = start(config, ServerMain::loadBundle);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
@@ -403,9 +409,13 @@ public final class ServerMain implements Callable<Integer> {
         }
     }
 
-    private static void setIfAbsent(String property, String value) {
-        if (System.getProperty(property) == null) {
+    private static void setIfAbsent(String property, String value, boolean flagGiven, String flag) {
+        String existing = System.getProperty(property);
+        if (existing == null) {
             System.setProperty(property, value);
+        } else if (flagGiven && !existing.equals(value)) {
+            System.err.println("guard serve: -D" + property + "=" + existing + " (GUARD_JAVA_OPTS) overrides " + flag
+                    + " " + value);
         }
     }
 
