@@ -76,6 +76,9 @@ final class PredictCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         }
+        if (retries < 0 || retries > 4) {
+            throw new IllegalArgumentException("--retries must be in 0..4 (gRPC allows 5 attempts), got " + retries);
+        }
         List<Path> files = expand(inputs);
         List<String> names = ClassNames.parse(labels);
         ClientConfig config = connection.config(retries + 1);

@@ -203,6 +203,9 @@ class PredictCommandTest {
         assertThat(down.err().lines().toList()).hasSize(1);
         assertThat(down.err()).contains("UNAVAILABLE");
 
+        CliRun retries = CliRun.of("predict", "--model", "fashion", "--retries", "5", images.toString());
+        assertThat(retries.exitCode()).isEqualTo(2);
+        assertThat(retries.err()).contains("--retries must be in 0..4 (gRPC allows 5 attempts), got 5");
         assertThat(CliRun.of("predict", "--model", "fashion", "--mode", "loud", images.toString()).exitCode())
                 .isEqualTo(2);
         assertThat(CliRun.of("predict", "--target", "nohost", "--model", "fashion", images.toString()).err())
