@@ -70,7 +70,7 @@ public final class SeamCommand implements Callable<Integer> {
 
     @Option(names = "--forget-lr-ladder", defaultValue = "3e-4,1e-3", split = ",", paramLabel = "LR",
             description = "Rates tried in turn when a forget attempt hits --max-epochs above the threshold; 'none'"
-                    + " disables escalation (default: ${DEFAULT-VALUE}, the steps specs/dhbe-seam.md §B.12 suggests).")
+                    + " disables escalation (default: ${DEFAULT-VALUE}: 10x and about 30x the reference's 3e-5).")
     List<String> forgetLadder;
 
     @Option(names = "--forget-weight-decay", defaultValue = "5e-5", paramLabel = "WD",
