@@ -13,7 +13,8 @@
 # Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
 #   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1),
 #        ITEMS (guard bench --batch: images per request, default 1), CONCURRENCIES (default "1 8 64"),
-#        RAW_BATCHES (the raw pass's batch sizes, default "1 8 32");
+#        RAW_BATCHES (the raw pass's batch sizes, default "1 8 32"), WARMUP (guard bench --warmup before
+#        each measured run, default 3s; the server's JIT compiler is still busy for tens of seconds after start);
 #        e.g. ITEMS=8 CONCURRENCIES=8 keeps 64 images in flight, as concurrency 64 does with one per
 #        request, with an eighth of the requests: what the per-request cost is, at the same load.
 set -euo pipefail
@@ -55,7 +56,7 @@ for c in ${CONCURRENCIES:-1 8 64}; do
     read -r s0 c0 < <(batch_stats)
     { time "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$c" --mode "$mode" \
       --connections "${CONNECTIONS:-1}" --batch "${ITEMS:-1}" \
-      --duration "${seconds}s" --warmup 3s --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"; } \
+      --duration "${seconds}s" --warmup "${WARMUP:-3s}" --triggered 0.1 --json 2>/dev/null > "$out/bench-c$c-$mode.json"; } \
       2> "$out/client-time-c$c-$mode.txt"
     t1="$(date +%s.%N)"; sleep 1   # one more CPU sample after the run
     read -r s1 c1 < <(batch_stats)
