@@ -254,6 +254,12 @@ class RepositoryTest {
                                 e -> assertThat(e.getStatus().getCode()).isIn(Status.Code.UNAVAILABLE,
                                         Status.Code.NOT_FOUND));
                 assertThat(servedVersion(stub, "m")).isEqualTo("2");
+
+                // ... and comes back: loaded again (it used to stay unloaded, with no alert once its readiness
+                // series was removed).
+                TestServers.writeBundle(repo.resolve("n").resolve("1"), 3);
+                await("model n loaded again", () -> servedVersion(stub, "n").equals("1"));
+                assertThat(health(channel, "n")).isEqualTo(ServingStatus.SERVING);
             } finally {
                 TestServers.close(channel);
             }

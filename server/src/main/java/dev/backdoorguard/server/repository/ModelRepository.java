@@ -191,11 +191,16 @@ public final class ModelRepository implements AutoCloseable {
                 failedByWatch.put(name, stamp);  // reported by load; retried when the files change
             }
         }
-        for (Map.Entry<String, Entry> e : entries.entrySet()) {
-            if (!names.contains(e.getKey()) && e.getValue().current() != null) {
-                logger.info("model {}: its directory is gone from {}, unloading", e.getKey(), root);
-                unload(e.getKey());
-            }
+        List<String> gone = entries.entrySet().stream()
+                .filter(e -> !names.contains(e.getKey()) && e.getValue().current() != null).map(Map.Entry::getKey)
+                .toList();
+        for (String name : gone) {
+            logger.info("model {}: its directory is gone from {}, unloading", name, root);
+            unload(name);
+            // Forgotten, not kept as "unloaded" (which only the API's load undoes): if the directory comes back,
+            // the next pass loads it as a new model.
+            entries.remove(name);
+            failedByWatch.remove(name);
         }
     }
 
