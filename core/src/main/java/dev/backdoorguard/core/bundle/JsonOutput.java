@@ -36,6 +36,16 @@ public final class JsonOutput {
         }
 
         @Override
+        public void writeArray(double[] array, int offset, int length) throws IOException {
+            // The delegate would write the array itself (Jackson's double[] serializer calls this), NaN included.
+            writeStartArray(array, length);
+            for (int i = offset; i < offset + length; i++) {
+                writeNumber(array[i]);
+            }
+            writeEndArray();
+        }
+
+        @Override
         public void writeNumber(float v) throws IOException {
             if (Float.isFinite(v)) {
                 super.writeNumber(v);

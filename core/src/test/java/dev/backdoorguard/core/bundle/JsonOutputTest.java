@@ -17,6 +17,7 @@ class JsonOutputTest {
         report.putArray("rates").add(0.5).add(Double.NaN);
         Map<String, Object> pojo = new LinkedHashMap<>();
         pojo.put("median", Double.NaN);
+        pojo.put("curve", new double[] {1.5, Double.NaN});
         report.putPOJO("nested", pojo);
 
         String text = JsonOutput.INDENTED.writeValueAsString(report);
@@ -32,5 +33,7 @@ class JsonOutputTest {
         assertThat(back.get("rates").get(0).asDouble()).isEqualTo(0.5);
         assertThat(back.get("rates").get(1).isNull()).isTrue();
         assertThat(back.at("/nested/median").isNull()).isTrue();
+        assertThat(back.at("/nested/curve/0").asDouble()).isEqualTo(1.5);
+        assertThat(back.at("/nested/curve/1").isNull()).isTrue();
     }
 }

@@ -27,8 +27,13 @@ class LauncherTest {
         List<String> command = new ArrayList<>(List.of(DeployTree.root().resolve("bin/guard").toString()));
         command.addAll(args);
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return new Run(p.exitValue(), output);
+        // The usage is a few hundred bytes (well under a pipe's buffer), so waiting before reading cannot block,
+        // and a hung launcher fails the test instead of hanging it.
+        boolean ended = p.waitFor(30, TimeUnit.SECONDS);
+        if (!ended) {
+            p.destroyForcibly();
+        }
+        assertThat(ended).as("bin/guard %s ended within 30 s", args).isTrue();
+        return new Run(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
     }
 }

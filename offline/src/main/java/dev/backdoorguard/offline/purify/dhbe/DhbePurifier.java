@@ -329,7 +329,8 @@ public final class DhbePurifier implements Purifier {
             x[i] = e.get("iteration").asDouble();
             y[0][i] = 100 * e.get("acc").asDouble();
             y[1][i] = 100 * e.get("asr").asDouble();
-            y[2][i] = 100 * e.get("asr_conditional").asDouble();
+            JsonNode conditional = e.get("asr_conditional"); // null when undefined: a gap in the curve
+            y[2][i] = conditional != null && conditional.isNumber() ? 100 * conditional.asDouble() : Double.NaN;
         }
         return new LineChart("DHBE: student during the run", "iteration", "%")
                 .add(new LineChart.Series("ACC", x, y[0]))
