@@ -23,47 +23,69 @@ threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%FT%TZ); $items images per request," \
   "concurrency $conc, $seconds s per server run, raw batch $raw_batch" | tee "$out/summary.txt"
 "$guard" serve --model-repository "$repo" --port 0 --metrics-port 0 > "$out/serve.log" 2>&1 &
-pid=$!; trap 'kill "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do grep -q "gRPC on port" "$out/serve.log" && break; sleep 0.5; done
+pid=$!; sampler=""
+trap 'kill "$pid" $sampler 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  grep -q "gRPC on port" "$out/serve.log" && break
+  kill -0 "$pid" 2>/dev/null || { echo "guard serve exited; its log:" >&2; tail -5 "$out/serve.log" >&2; exit 1; }
+  sleep 0.5
+done
 port="$(grep -o 'gRPC on port [0-9]*' "$out/serve.log" | grep -o '[0-9]*$')"
+metrics="$(grep -o 'http://[^ ]*/metrics' "$out/serve.log" | head -1)"
+# The mean executed batch size (guard_batch_size sum and count), to check that the raw batch is the one compared.
+batches() { curl -s "$metrics" | awk '/^guard_batch_size_sum/ {s += $2} /^guard_batch_size_count/ {c += $2}
+  END {printf "%s %s\n", s + 0, c + 0}'; }
 while kill -0 "$pid" 2>/dev/null; do
   echo "$(date +%s.%N) $(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat" 2>/dev/null)"
   sleep 0.5
 done > "$out/server-cpu.txt" &
+sampler=$!
 warmup="${WARMUP:-30s}"
 for r in $(seq 1 "$rounds"); do
   java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
     -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$raw_batch" "$(( 2 * ${RAW_SECONDS:-10} ))" 2 \
-    2>/dev/null > "$out/raw-$r.txt"
+    2> "$out/raw-$r.err" > "$out/raw-$r.txt" || echo "round $r: the raw pass failed (exit $?, $out/raw-$r.err)" >&2
+  batches > "$out/batches-$r-before.txt"
+  # guard bench exits 1 when any request failed; the round is still reported (its errors column says so).
   "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "$conc" --batch "$items" --mode flag \
-    --duration "${seconds}s" --warmup "$warmup" --triggered 0.1 --json 2>/dev/null > "$out/bench-$r.json"
-  date +%s.%N > "$out/end-$r.txt"; warmup=2s; sleep 1
+    --duration "${seconds}s" --warmup "$warmup" --triggered 0.1 --json 2> "$out/bench-$r.err" > "$out/bench-$r.json" \
+    || echo "round $r: guard bench exited $? ($out/bench-$r.err)" >&2
+  date +%s.%N > "$out/end-$r.txt"; batches > "$out/batches-$r-after.txt"; warmup=2s; sleep 1
 done
 python3 - "$out" "$rounds" "$seconds" <<'PY' | tee -a "$out/summary.txt"
 import json, re, statistics, sys
 out, rounds, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 pts = [tuple(map(float, l.split())) for l in open(f"{out}/server-cpu.txt") if len(l.split()) == 2]
-print("| round | raw plain / guarded images/s (cores) | server items/s | server cores | per-core ratio to plain / guarded | wall-clock ratio to plain | errors |")
-print("|---|---|---|---|---|---|---|")
+print("| round | raw plain / guarded images/s (cores) | server items/s | mean executed batch | server cores | per-core ratio to plain / guarded | wall-clock ratio to plain | errors |")
+print("|---|---|---|---|---|---|---|---|")
 per_core, per_core_g, wall = [], [], []
 for r in range(1, rounds + 1):
-    raw = {}
-    for line in open(f"{out}/raw-{r}.txt"):
-        m = re.match(r"raw forward(\+guard)? batch \d+: (\d+) images/s, ([\d.]+) cores", line)
-        if m:
-            raw[bool(m.group(1))] = (float(m.group(2)), float(m.group(3)))
-    d = json.load(open(f"{out}/bench-{r}.json"))
-    t1 = float(open(f"{out}/end-{r}.txt").read())
-    # the measured window ends when guard bench has printed its report (a second or less before t1)
-    inside = [p for p in pts if t1 - d["seconds"] - 0.5 <= p[0] <= t1 - 1.0]
-    cores = (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
-    s = d["items_per_second"]
-    pc = (s / cores) / (raw[False][0] / raw[False][1]); pcg = (s / cores) / (raw[True][0] / raw[True][1])
+    try:
+        raw = {}
+        for line in open(f"{out}/raw-{r}.txt"):
+            m = re.match(r"raw forward(\+guard)? batch \d+: (\d+) images/s, ([\d.]+) cores", line)
+            if m:
+                raw[bool(m.group(1))] = (float(m.group(2)), float(m.group(3)))
+        d = json.load(open(f"{out}/bench-{r}.json"))
+        t1 = float(open(f"{out}/end-{r}.txt").read())
+        s0, c0 = map(float, open(f"{out}/batches-{r}-before.txt").read().split())
+        s1, c1 = map(float, open(f"{out}/batches-{r}-after.txt").read().split())
+        # the measured window ends when guard bench has printed its report (a second or less before t1)
+        inside = [p for p in pts if t1 - d["seconds"] - 0.5 <= p[0] <= t1 - 1.0]
+        cores = (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+        s = d["items_per_second"]
+        pc = (s / cores) / (raw[False][0] / raw[False][1]); pcg = (s / cores) / (raw[True][0] / raw[True][1])
+    except (OSError, ValueError, KeyError, IndexError, ZeroDivisionError) as e:
+        print(f"| {r} | round incomplete ({type(e).__name__}: {e}) | | | | | | |")
+        continue
     per_core.append(pc); per_core_g.append(pcg); wall.append(s / raw[False][0])
     errors = sum(d["errors"].values())
-    print(f"| {r} | {raw[False][0]:.0f} / {raw[True][0]:.0f} ({raw[False][1]:.2f}) | {s:.0f} | {cores:.2f} | "
-          f"{pc:.2f} / {pcg:.2f} | {s / raw[False][0]:.2f} | {errors} |")
+    mean_batch = (s1 - s0) / max(c1 - c0, 1)
+    print(f"| {r} | {raw[False][0]:.0f} / {raw[True][0]:.0f} ({raw[False][1]:.2f}) | {s:.0f} | {mean_batch:.1f} | "
+          f"{cores:.2f} | {pc:.2f} / {pcg:.2f} | {s / raw[False][0]:.2f} | {errors} |")
+if not per_core:
+    sys.exit("no complete round")
 print(f"\nmedian per-core ratio to the plain raw pass {statistics.median(per_core):.3f} "
       f"(to the guarded {statistics.median(per_core_g):.3f}); median wall-clock ratio {statistics.median(wall):.3f}")
 PY
