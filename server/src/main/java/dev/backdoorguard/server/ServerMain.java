@@ -11,6 +11,7 @@ import dev.backdoorguard.server.repository.RepositoryWatcher;
 import dev.backdoorguard.server.rpc.BearerTokenInterceptor;
 import dev.backdoorguard.server.rpc.GuardInspectService;
 import dev.backdoorguard.server.rpc.InferenceService;
+import dev.backdoorguard.server.rpc.OversizedMessageCounter;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
@@ -304,6 +305,7 @@ public final class ServerMain implements Callable<Integer> {
                     config.maxItems(), version, executor);
             builder.executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
+                    .addStreamTracerFactory(new OversizedMessageCounter(metrics::messageTooLarge))
                     .addService(inference)
                     .addService(new GuardInspectService(models))
                     .addService(health.getHealthService())

@@ -112,6 +112,11 @@ class BatchingTest {
                 assertThat(seen).contains(Status.Code.RESOURCE_EXHAUSTED, Status.Code.OK);
                 assertThat(seen.stream().filter(c -> c == Status.Code.RESOURCE_EXHAUSTED).count())
                         .isGreaterThanOrEqualTo(3);
+                // A full queue is not an oversized message, although both answer RESOURCE_EXHAUSTED.
+                assertThat(java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + server.metricsPort() + "/metrics")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body())
+                        .doesNotContainPattern("(?m)^guard_requests_too_large_total(\\{[^}]*})? [1-9]");
 
                 // Deadlines: one request occupies the worker; the next, with a 100 ms deadline, expires
                 // in the queue and must never reach the model.

@@ -177,6 +177,11 @@ class OperationsTest {
             }
             assertThat(stub.modelInfer(TestServers.fp32Raw("m", TestServers.randomPixels(1, 2))).getOutputsCount())
                     .isEqualTo(5);
+            // Counted as what the client got: the interceptors only see a cancellation.
+            String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                    "http://127.0.0.1:" + server.metricsPort() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(metrics).containsPattern("(?m)^guard_requests_too_large_total(\\{[^}]*})? 1\\.0$");
             TestServers.close(channel);
         }
     }

@@ -137,6 +137,16 @@ public final class GuardMetrics {
                         .register(registry)).increment(count);
     }
 
+    /**
+     * A call refused by the transport because its message exceeded --max-message-bytes: no model or method label
+     * (the message was never read, and a client chooses the method name, so neither is bounded).
+     */
+    public void messageTooLarge() {
+        Counter.builder("guard.requests.too.large")
+                .description("Calls refused with RESOURCE_EXHAUSTED because the message exceeded --max-message-bytes")
+                .register(registry).increment();
+    }
+
     /** Marks a model version live (1) or retired (0). */
     public void ready(String model, String version, boolean isReady) {
         ready.computeIfAbsent(model + "\u0000" + version, key -> {
