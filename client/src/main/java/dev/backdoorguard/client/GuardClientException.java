@@ -40,11 +40,18 @@ public class GuardClientException extends RuntimeException {
         if (getMessage() != null) {
             Matcher m = NAMED_ITEMS.matcher(getMessage());
             while (m.find()) {
-                for (String index : m.group(1).split(", *")) {
-                    items.add(Integer.parseInt(index.strip()));
-                }
+                items.addAll(indices(m));
             }
         }
         return items;
+    }
+
+    /** The indices of one {@link #NAMED_ITEMS} match ("3" or "3, 5"). */
+    public static List<Integer> indices(Matcher match) {
+        List<Integer> indices = new ArrayList<>();
+        for (String index : match.group(1).split(", *")) {
+            indices.add(Integer.parseInt(index.strip()));
+        }
+        return indices;
     }
 }

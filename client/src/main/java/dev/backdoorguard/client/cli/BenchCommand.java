@@ -180,8 +180,8 @@ final class BenchCommand implements Callable<Integer> {
                 "latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f%n",
                 l.get("p50"), l.get("p90"), l.get("p99"), l.get("p99.9"), l.get("max"), r.meanMillis()));
         s.append(String.format(Locale.ROOT, "flagged     clean %d/%d (%s)  triggered %d/%d (%s)",
-                r.cleanFlagged() + r.cleanBlocked(), r.cleanItems(), percent(r.cleanFlagRate()),
-                r.triggeredFlagged() + r.triggeredBlocked(), r.triggeredItems(), percent(r.triggeredFlagRate())));
+                r.cleanFlaggedOrBlocked(), r.cleanItems(), percent(r.cleanFlagRate()),
+                r.triggeredFlaggedOrBlocked(), r.triggeredItems(), percent(r.triggeredFlagRate())));
         if (r.cleanBlocked() + r.triggeredBlocked() > 0) {
             s.append(String.format(Locale.ROOT, "%n            of which named by --mode block refusals: clean %d,"
                     + " triggered %d", r.cleanBlocked(), r.triggeredBlocked()));
@@ -217,10 +217,10 @@ final class BenchCommand implements Callable<Integer> {
         // As the text: flagged counts the items flagged in answers and those a block-mode refusal named (also given
         // alone as *_blocked); *_items are the items of answered and refused requests.
         flags.put("clean_items", r.cleanItems());
-        flags.put("clean_flagged", r.cleanFlagged() + r.cleanBlocked());
+        flags.put("clean_flagged", r.cleanFlaggedOrBlocked());
         flags.put("clean_flag_rate", r.cleanFlagRate());
         flags.put("triggered_items", r.triggeredItems());
-        flags.put("triggered_flagged", r.triggeredFlagged() + r.triggeredBlocked());
+        flags.put("triggered_flagged", r.triggeredFlaggedOrBlocked());
         flags.put("triggered_flag_rate", r.triggeredFlagRate());
         flags.put("clean_blocked", r.cleanBlocked());
         flags.put("triggered_blocked", r.triggeredBlocked());

@@ -193,8 +193,7 @@ final class PredictCommand implements Callable<Integer> {
         StringBuilder named = new StringBuilder();
         while (m.find()) {
             List<String> files = new ArrayList<>();
-            for (String index : m.group(1).split(", *")) {
-                int i = Integer.parseInt(index.strip());
+            for (int i : GuardClientException.indices(m)) {
                 files.add(i < chunk.size() ? chunk.get(i).toString() : "?");
             }
             m.appendReplacement(named, Matcher.quoteReplacement(m.group() + " (" + String.join(", ", files) + ")"));

@@ -84,16 +84,23 @@ public record LoadReport(
         return seconds > 0 ? items / seconds : 0;
     }
 
-    /**
-     * Share of clean items flagged in an answer or named by a block-mode refusal (the false-positive rate), NaN
-     * without clean items.
-     */
+    /** Clean items flagged in an answer or named by a block-mode refusal. */
+    public long cleanFlaggedOrBlocked() {
+        return cleanFlagged + cleanBlocked;
+    }
+
+    /** Triggered items flagged in an answer or named by a block-mode refusal. */
+    public long triggeredFlaggedOrBlocked() {
+        return triggeredFlagged + triggeredBlocked;
+    }
+
+    /** Share of clean items flagged or named by a refusal (the false-positive rate), NaN without clean items. */
     public double cleanFlagRate() {
-        return cleanItems > 0 ? (double) (cleanFlagged + cleanBlocked) / cleanItems : Double.NaN;
+        return cleanItems > 0 ? (double) cleanFlaggedOrBlocked() / cleanItems : Double.NaN;
     }
 
     /** Share of triggered items flagged or named by a refusal (the detection rate), NaN without triggered items. */
     public double triggeredFlagRate() {
-        return triggeredItems > 0 ? (double) (triggeredFlagged + triggeredBlocked) / triggeredItems : Double.NaN;
+        return triggeredItems > 0 ? (double) triggeredFlaggedOrBlocked() / triggeredItems : Double.NaN;
     }
 }
