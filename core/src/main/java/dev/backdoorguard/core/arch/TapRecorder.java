@@ -13,6 +13,11 @@ public interface TapRecorder {
     /** Ignores every tap: the plain forward pass. */
     TapRecorder NONE = (name, x) -> {};
 
+    /**
+     * Receives tap {@code tap}'s activation. The forward pass never writes an offered activation again
+     * (no in-place operation follows it), so a recorder may keep it, or a view of its memory, until the
+     * pass's scope closes.
+     */
     void offer(String tap, NDArray activation);
 
     /**

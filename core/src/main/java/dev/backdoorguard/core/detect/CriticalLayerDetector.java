@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.arch.TapRecorder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -25,6 +26,11 @@ import java.util.Map;
  * engine-side finish was about a dozen more engine calls per batch (one-hot, masks, sums, a
  * division), whose fixed cost was most of the detector's overhead on small batches; see
  * docs/BENCHMARKS.md §4.
+ *
+ * <p>Small batches (at most {@link #HEAP_SCORING_MAX_BATCH} samples) are scored on the heap instead:
+ * each used tap is kept as a view of its memory (no engine call, no copy), and once ŷ is known only
+ * the one centroid of ŷ per tap is read. At batch 1 the engine path's ~10 engine calls and its
+ * [1, d]·[d, K'] product (which reads all K' centroids) cost more than the whole heap pass.
  */
 public final class CriticalLayerDetector {
     private final DetectorCalibration calibration;
@@ -32,6 +38,8 @@ public final class CriticalLayerDetector {
     private final List<String> usedNames;
     private final Map<String, Integer> slotByName;
     private final NDArray[] unitCentroidsT;
+    /** unitCentroids[u][c]: class c's unit centroid at used tap u, or null when u is outside S_c. */
+    private final float[][][] unitCentroids;
     /** candidateSlots[c][j]: the used-tap slot of class c's candidate j. */
     private final int[][] candidateSlots;
 
@@ -41,6 +49,7 @@ public final class CriticalLayerDetector {
         this.used = calibration.usedTaps();
         int k = paddedClasses(calibration.numClasses());
         this.unitCentroidsT = new NDArray[used.length];
+        this.unitCentroids = new float[used.length][calibration.numClasses()][];
         this.candidateSlots = new int[calibration.numClasses()][];
         Map<Integer, Integer> slot = new HashMap<>();
         Map<String, Integer> byName = new HashMap<>();
@@ -69,9 +78,12 @@ public final class CriticalLayerDetector {
                 }
                 norm = Math.sqrt(norm);
                 // A zero centroid keeps a zero column: cos := 0, as sklearn's convention.
+                float[] unit = new float[mu.length];
                 for (int d = 0; d < mu.length && norm > 0; d++) {
-                    matrices[u][d * k + s.classIndex()] = (float) (mu[d] / norm);
+                    unit[d] = (float) (mu[d] / norm);
+                    matrices[u][d * k + s.classIndex()] = unit[d];
                 }
+                unitCentroids[u][s.classIndex()] = unit;
             }
         }
         for (int u = 0; u < used.length; u++) {
@@ -94,8 +106,20 @@ public final class CriticalLayerDetector {
      * not outlive it.
      */
     public Batch newBatch(int n) {
-        return new Batch(n);
+        return new Batch(n, n <= HEAP_SCORING_MAX_BATCH);
     }
+
+    /** As {@link #newBatch(int)}, with the path forced: for tests that compare the two. */
+    Batch newBatch(int n, boolean onHeap) {
+        return new Batch(n, onHeap);
+    }
+
+    /**
+     * The largest batch scored on the heap. Measured on cnn-small (two 12,544-wide taps) with one engine
+     * thread, docs/BENCHMARKS.md §4: below it the heap pass is cheaper than the engine calls, above it
+     * the engine's product of the whole batch with the centroid matrix wins.
+     */
+    static final int HEAP_SCORING_MAX_BATCH = 16;
 
     /**
      * The class count rounded up to a multiple of 16, the width of the centroid matrices: libtorch's
@@ -132,17 +156,36 @@ public final class CriticalLayerDetector {
     /** One batch's scoring: records each used tap's products as the forward pass produces it. */
     public final class Batch implements TapRecorder {
         private final int n;
+        private final boolean onHeap;
         private final NDArray[] dots = new NDArray[used.length];
         private final NDArray[] norms = new NDArray[used.length];
+        /** The heap path's taps: views of the activations' memory, valid while the forward pass's scope is open. */
+        private final FloatBuffer[] features = new FloatBuffer[used.length];
 
-        private Batch(int n) {
+        private Batch(int n, boolean onHeap) {
             this.n = n;
+            this.onHeap = onHeap;
+        }
+
+        /** Whether this batch is scored on the heap (small batches) or by engine products. */
+        boolean onHeap() {
+            return onHeap;
         }
 
         @Override
         public void offer(String tap, NDArray activation) {
             Integer u = slotByName.get(tap);
             if (u == null) {
+                return;
+            }
+            if (onHeap) {
+                long expected = (long) n * calibration.dims()[used[u]];
+                if (activation.size() != expected) {
+                    throw new IllegalArgumentException("tap '" + tap + "' has " + activation.size()
+                            + " values, expected " + expected + " (" + n + " samples)");
+                }
+                // No copy: the forward pass never writes an offered activation again (TapRecorder#offer).
+                features[u] = activation.toByteBuffer(true).asFloatBuffer();
                 return;
             }
             NDArray flat = activation.reshape(n, -1);
@@ -156,10 +199,15 @@ public final class CriticalLayerDetector {
                 throw new IllegalArgumentException("expected " + n + " predictions, got " + predicted.length);
             }
             for (int u = 0; u < used.length; u++) {
-                if (dots[u] == null) {
+                if (dots[u] == null && features[u] == null) {
                     throw new IllegalArgumentException("the forward pass did not offer tap '" + usedNames.get(u) + "'");
                 }
             }
+            checkClasses(predicted);
+            return onHeap ? finishOnHeap(predicted) : finishOnEngine(predicted);
+        }
+
+        private Scores finishOnEngine(int[] predicted) {
             int k = paddedClasses(calibration.numClasses());
             int taps = used.length;
             // One copy to the heap, row i = [its |U|·K' dot products, its |U| norms]; the rest is a few
@@ -176,23 +224,96 @@ public final class CriticalLayerDetector {
             double[] candidateCosines = new double[taps];
             for (int i = 0; i < n; i++) {
                 int c = predicted[i];
-                if (c < 0 || c >= calibration.numClasses()) {
-                    throw new IllegalArgumentException("predicted class " + c + " is outside [0, "
-                            + calibration.numClasses() + ")");
-                }
                 for (int u = 0; u < taps; u++) {
                     double rowNorm = row[i * width + taps * k + u];
                     // cos := 0 for a zero feature row (sklearn's convention); a NaN row stays NaN.
                     cos[u] = rowNorm == 0 ? 0 : row[i * width + u * k + c] / rowNorm;
                     cosines[i * taps + u] = (float) cos[u];
                 }
-                int[] slots = candidateSlots[c];
-                for (int j = 0; j < slots.length; j++) {
-                    candidateCosines[j] = cos[slots[j]];
-                }
-                scores[i] = (float) calibration.classes().get(c).score(candidateCosines);
+                scores[i] = score(c, cos, candidateCosines);
             }
             return new Scores(scores, cosines, taps);
         }
+
+        private Scores finishOnHeap(int[] predicted) {
+            int taps = used.length;
+            float[] scores = new float[n];
+            float[] cosines = new float[n * taps];
+            double[] cos = new double[taps];
+            double[] candidateCosines = new double[taps];
+            float[] sample = new float[Arrays.stream(used).map(l -> calibration.dims()[l]).max().orElse(0)];
+            for (int i = 0; i < n; i++) {
+                int c = predicted[i];
+                for (int u = 0; u < taps; u++) {
+                    float[] mu = unitCentroids[u][c];
+                    if (mu == null) {
+                        cos[u] = 0; // the engine path's zero column
+                    } else {
+                        // One bulk copy of the sample's row, then one pass for both sums.
+                        features[u].get(i * mu.length, sample, 0, mu.length);
+                        cos[u] = cosineToUnit(sample, mu);
+                    }
+                    cosines[i * taps + u] = (float) cos[u];
+                }
+                scores[i] = score(c, cos, candidateCosines);
+            }
+            return new Scores(scores, cosines, taps);
+        }
+
+        private void checkClasses(int[] predicted) {
+            for (int c : predicted) {
+                if (c < 0 || c >= calibration.numClasses()) {
+                    throw new IllegalArgumentException("predicted class " + c + " is outside [0, "
+                            + calibration.numClasses() + ")");
+                }
+            }
+        }
+
+        /** Class c's score from the cosines of every used tap (candidateCosines is scratch). */
+        private float score(int c, double[] cos, double[] candidateCosines) {
+            int[] slots = candidateSlots[c];
+            for (int j = 0; j < slots.length; j++) {
+                candidateCosines[j] = cos[slots[j]];
+            }
+            return (float) calibration.classes().get(c).score(candidateCosines);
+        }
+    }
+
+    /**
+     * cos(f, μ̂) for a unit μ̂, over the first μ̂.length values of f; 0 for a zero f (sklearn's
+     * convention), NaN for a NaN f. Eight float lanes per sum: independent additions the CPU can
+     * overlap, with float32 accumulation as the engine's GEMM does (measured 4× faster than one double
+     * accumulator at d = 12,544).
+     */
+    static double cosineToUnit(float[] f, float[] unit) {
+        int d = unit.length;
+        float d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int k = 0;
+        for (; k + 8 <= d; k += 8) {
+            d0 += f[k] * unit[k];
+            d1 += f[k + 1] * unit[k + 1];
+            d2 += f[k + 2] * unit[k + 2];
+            d3 += f[k + 3] * unit[k + 3];
+            d4 += f[k + 4] * unit[k + 4];
+            d5 += f[k + 5] * unit[k + 5];
+            d6 += f[k + 6] * unit[k + 6];
+            d7 += f[k + 7] * unit[k + 7];
+            s0 += f[k] * f[k];
+            s1 += f[k + 1] * f[k + 1];
+            s2 += f[k + 2] * f[k + 2];
+            s3 += f[k + 3] * f[k + 3];
+            s4 += f[k + 4] * f[k + 4];
+            s5 += f[k + 5] * f[k + 5];
+            s6 += f[k + 6] * f[k + 6];
+            s7 += f[k + 7] * f[k + 7];
+        }
+        for (; k < d; k++) {
+            d0 += f[k] * unit[k];
+            s0 += f[k] * f[k];
+        }
+        double dot = (double) d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7;
+        double squares = (double) s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+        return squares == 0 ? 0 : dot / Math.sqrt(squares);
     }
 }

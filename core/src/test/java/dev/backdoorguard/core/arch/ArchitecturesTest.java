@@ -9,6 +9,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.TestModels;
 import dev.backdoorguard.core.model.Classifier;
+import dev.backdoorguard.core.model.NoGrad;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,6 +34,26 @@ class ArchitecturesTest {
                 assertThat(out.get(i + 1).getName()).isEqualTo(arch.taps().get(i));
                 assertThat(out.get(i + 1).getShape().get(0)).isEqualTo(2);
             }
+        }
+    }
+
+    /** The TapRecorder contract the detector's heap path relies on: it reads the taps after the pass. */
+    @ParameterizedTest
+    @ValueSource(strings = {"cnn-small", "preact-resnet18", "resnet18"})
+    void noOfferedActivationIsWrittenAgainByTheRestOfTheInferencePass(String name) {
+        Architecture arch = registry.get(name);
+        try (Classifier c = Classifier.create(TestModels.fashion(name, name.equals("cnn-small") ? null : 4), registry, 1);
+                NoGrad noGrad = NoGrad.enter(); NDManager m = c.manager().newSubManager()) {
+            NDArray x = m.randomUniform(0, 1, new Shape(2, 1, 28, 28));
+            Map<String, float[]> atOffer = new LinkedHashMap<>();
+            Map<String, NDArray> offered = new LinkedHashMap<>();
+            c.forward(x, false, (tap, activation) -> {
+                atOffer.put(tap, activation.toFloatArray());
+                offered.put(tap, activation);
+            });
+            assertThat(offered.keySet()).containsAll(arch.taps());
+            offered.forEach((tap, activation) ->
+                    assertThat(activation.toFloatArray()).as(tap).containsExactly(atOffer.get(tap)));
         }
     }
 

@@ -8,13 +8,21 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.bundle.FloatFormat;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The engine-side batched scorer against the heap reference on the §12 vectors, zero rows included. */
+/**
+ * The batched scorer, by both of its paths (engine products for large batches, heap views for small
+ * ones), against the heap reference {@link DetectorCalibration#score} on the §12 vectors, zero rows
+ * included.
+ */
 class CriticalLayerDetectorTest {
 
-    @Test
-    void engineScoresMatchTheHeapReferenceInEveryModeAndRuleAndZeroRowsHaveZeroCosines() throws Exception {
+    @ParameterizedTest(name = "on the heap: {0}")
+    @ValueSource(booleans = {false, true})
+    void scoresMatchTheReferenceInEveryModeAndRuleAndZeroRowsHaveZeroCosines(boolean onHeap) throws Exception {
         List<Object[]> cases = new java.util.ArrayList<>();
         for (WeightMode mode : WeightMode.values()) {
             cases.add(new Object[] {mode, ScoreRule.COSINE_SUM});
@@ -50,7 +58,7 @@ class CriticalLayerDetectorTest {
                 expected[16] = cal.classes().get(1).score(new double[3]);
                 int[] predictedClasses = java.util.Arrays.stream(predicted).mapToInt(Math::toIntExact).toArray();
                 try (NDManager scope = model.newSubManager()) {
-                    CriticalLayerDetector.Batch batch = detector.newBatch(n);
+                    CriticalLayerDetector.Batch batch = detector.newBatch(n, onHeap);
                     for (int l = 0; l < 5; l++) {
                         batch.offer(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
                     }
@@ -73,8 +81,9 @@ class CriticalLayerDetectorTest {
         }
     }
 
-    @Test
-    void classesWithDifferentCandidateTapsReadTheirOwnTapsAndWeights() throws Exception {
+    @ParameterizedTest(name = "on the heap: {0}")
+    @ValueSource(booleans = {false, true})
+    void classesWithDifferentCandidateTapsReadTheirOwnTapsAndWeights(boolean onHeap) throws Exception {
         // Class 0 scores t1..t3, class 1 t2..logits, with unequal weights: the used taps are t1..logits
         // (slots 0..3), and class 1's candidate j sits in slot j+1, not slot j.
         DetectorCalibration golden = goldenCalibration();
@@ -113,7 +122,7 @@ class CriticalLayerDetectorTest {
                 predicted[row] = (row / 4) % 2;
                 expected[row] = cal.score(predicted[row], sample);
             }
-            CriticalLayerDetector.Batch batch = detector.newBatch(n);
+            CriticalLayerDetector.Batch batch = detector.newBatch(n, onHeap);
             for (int l = 0; l < 5; l++) {
                 batch.offer(GoldenVectors.TAPS.get(l), scope.create(taps[l], new Shape(n, 3)));
             }
@@ -124,10 +133,12 @@ class CriticalLayerDetectorTest {
         }
     }
 
-    @Test
-    void aNaNFeatureRowGivesANaNScoreNotAZeroCosine() throws Exception {
+    @ParameterizedTest(name = "on the heap: {0}")
+    @ValueSource(booleans = {false, true})
+    void aNaNFeatureRowGivesANaNScoreNotAZeroCosine(boolean onHeap) throws Exception {
         try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
-            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(goldenCalibration(), model).newBatch(1);
+            CriticalLayerDetector.Batch batch =
+                    new CriticalLayerDetector(goldenCalibration(), model).newBatch(1, onHeap);
             for (String tap : List.of("t1", "t2", "t3")) {
                 batch.offer(tap, scope.create(new float[] {Float.NaN, 1, 1}, new Shape(1, 3)));
             }
@@ -135,16 +146,66 @@ class CriticalLayerDetectorTest {
         }
     }
 
-    @Test
-    void aTapTheForwardPassDidNotOfferIsNamed() throws Exception {
+    @ParameterizedTest(name = "on the heap: {0}")
+    @ValueSource(booleans = {false, true})
+    void aTapTheForwardPassDidNotOfferIsNamed(boolean onHeap) throws Exception {
         try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
-            CriticalLayerDetector.Batch batch = new CriticalLayerDetector(goldenCalibration(), model).newBatch(1);
+            CriticalLayerDetector.Batch batch =
+                    new CriticalLayerDetector(goldenCalibration(), model).newBatch(1, onHeap);
             batch.offer("t1", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
             batch.offer("t3", scope.create(new float[] {1, 2, 3}, new Shape(1, 3)));
             assertThatThrownBy(() -> batch.finish(new int[] {0}))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'t2'");
             assertThatThrownBy(() -> batch.finish(new int[] {0, 1}))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected 1 predictions");
+        }
+    }
+
+    @Test
+    void onTheHeapATapOfTheWrongWidthIsNamed() throws Exception {
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector.Batch batch =
+                    new CriticalLayerDetector(goldenCalibration(), model).newBatch(1, true);
+            assertThatThrownBy(() -> batch.offer("t2", scope.create(new float[] {1, 2, 3, 4}, new Shape(1, 4))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'t2' has 4 values, expected 3");
+        }
+    }
+
+    @Test
+    void smallBatchesAreScoredOnTheHeapAndLargeOnesOnTheEngine() throws Exception {
+        try (NDManager model = NDManager.newBaseManager()) {
+            CriticalLayerDetector detector = new CriticalLayerDetector(goldenCalibration(), model);
+            assertThat(detector.newBatch(1).onHeap()).isTrue();
+            assertThat(detector.newBatch(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH).onHeap()).isTrue();
+            assertThat(detector.newBatch(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH + 1).onHeap()).isFalse();
+        }
+    }
+
+    /** The heap kernel's eight lanes and its tail, a zero row, a NaN row. */
+    @Test
+    void theHeapCosineMatchesADoubleReference() {
+        Random random = new Random(5);
+        for (int d : new int[] {1, 7, 8, 9, 100, 12_544}) {
+            float[] f = new float[d];
+            float[] mu = new float[d];
+            double norm = 0;
+            for (int k = 0; k < d; k++) {
+                f[k] = random.nextFloat();
+                mu[k] = (float) random.nextGaussian();
+                norm += (double) mu[k] * mu[k];
+            }
+            double dot = 0;
+            double squares = 0;
+            for (int k = 0; k < d; k++) {
+                mu[k] = (float) (mu[k] / Math.sqrt(norm));
+                dot += (double) f[k] * mu[k];
+                squares += (double) f[k] * f[k];
+            }
+            assertThat(CriticalLayerDetector.cosineToUnit(f, mu)).as("d = " + d)
+                    .isCloseTo(dot / Math.sqrt(squares), within(1e-5));
+            assertThat(CriticalLayerDetector.cosineToUnit(new float[d], mu)).isZero();
+            f[d - 1] = Float.NaN;
+            assertThat(CriticalLayerDetector.cosineToUnit(f, mu)).isNaN();
         }
     }
 

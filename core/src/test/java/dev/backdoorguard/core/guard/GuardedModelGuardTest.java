@@ -172,8 +172,9 @@ class GuardedModelGuardTest {
     @Test
     void concurrentCallersAndOneByOneCallsGetTheBatchsScores() throws Exception {
         try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
-            BatchPrediction whole = guard.predict(batch(0, 12), true);
-            for (int i = 0; i < 12; i++) {
+            // 20 images are scored by engine products, one image on the heap: the two paths agree.
+            BatchPrediction whole = guard.predict(batch(0, 20), true);
+            for (int i = 0; i < 20; i++) {
                 BatchPrediction one = guard.predict(batch(i, 1), true);
                 assertThat(one.labels()[0]).isEqualTo(whole.labels()[i]);
                 assertThat(one.scores()[0]).isCloseTo(whole.scores()[i], within(1e-4f));
@@ -183,7 +184,7 @@ class GuardedModelGuardTest {
             try {
                 List<Future<BatchPrediction>> futures = new ArrayList<>();
                 for (int round = 0; round < 16; round++) {
-                    futures.add(pool.submit(() -> guard.predict(batch(0, 12), true)));
+                    futures.add(pool.submit(() -> guard.predict(batch(0, 20), true)));
                 }
                 for (Future<BatchPrediction> f : futures) {
                     assertThat(f.get().scores()).containsExactly(whole.scores());
