@@ -8,10 +8,11 @@
 #      executed batch size of each run comes from the server's own /metrics (guard_batch_size);
 #      the CPU the server used in each measured window (sampled from /proc) and the load generator used,
 #      so that throughput can also be compared per core with the raw pass;
-#   3. optionally (SOAK_SECONDS > 0) a soak at concurrency 64, one image per request, with the server's
-#      resident memory sampled.
+#   3. optionally (SOAK_SECONDS > 0) a soak at SOAK_CONCURRENCY (default 64), one image per request, with
+#      the server's resident memory sampled.
 # Usage: bench/serve_matrix.sh [REPO] [MODEL] [SECONDS]
-#   env: SOAK_SECONDS (default 0), OUT (dir), CONNECTIONS (guard bench --connections, default 1),
+#   env: SOAK_SECONDS (default 0), SOAK_CONCURRENCY (default 64; 8 keeps every batch at most 8 images,
+#        the detector's heap path), OUT (dir), CONNECTIONS (guard bench --connections, default 1),
 #        ITEMS (guard bench --batch: images per request, default 1), CONCURRENCIES (default "1 8 64"),
 #        RAW_BATCHES (the raw pass's batch sizes, default "1 8 32"), WARMUP (guard bench --warmup before
 #        each measured run, default 3s; the server's JIT compiler is still busy for tens of seconds after start);
@@ -80,7 +81,7 @@ PY
 done
 if [ "$soak" -gt 0 ]; then
   echo "t_seconds rss_kib" > "$out/soak-rss.txt"
-  "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency 64 --mode flag \
+  "$guard" bench --target "127.0.0.1:$port" --model "$model" --concurrency "${SOAK_CONCURRENCY:-64}" --mode flag \
     --duration "${soak}s" --triggered 0.1 --json 2>/dev/null > "$out/soak.json" &
   bpid=$!; t=0
   while kill -0 "$bpid" 2>/dev/null; do

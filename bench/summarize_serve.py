@@ -74,6 +74,6 @@ if os.path.exists(soak):
     d = json.load(open(os.path.join(out, "soak.json")))
     errors = d["errors"] if isinstance(d["errors"], int) else sum(d["errors"].values())
     warm = [r for t, r in pts if t >= 60]
-    print(f"\nsoak: {d['seconds']:.0f} s at concurrency 64, {d['items_per_second']:.0f} items/s, {errors} errors; "
+    print(f"\nsoak: {d['seconds']:.0f} s at concurrency {d['concurrency']}, {d['items_per_second']:.0f} items/s, {errors} errors; "
           f"RSS after 60 s warm-up: first {warm[0] / 1024:.0f} MiB, max {max(warm) / 1024:.0f} MiB, "
           f"last {warm[-1] / 1024:.0f} MiB ({len(pts)} samples)" if warm else "\nsoak: too short to sample")

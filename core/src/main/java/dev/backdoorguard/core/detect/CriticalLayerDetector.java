@@ -153,7 +153,10 @@ public final class CriticalLayerDetector {
         }
     }
 
-    /** One batch's scoring: records each used tap's products as the forward pass produces it. */
+    /**
+     * One batch's scoring: records each used tap as the forward pass produces it, as its products with
+     * the centroids (engine path) or as a view of its memory (heap path, small batches).
+     */
     public final class Batch implements TapRecorder {
         private final int n;
         private final boolean onHeap;
@@ -282,8 +285,8 @@ public final class CriticalLayerDetector {
     /**
      * cos(f, μ̂) for a unit μ̂, over the first μ̂.length values of f; 0 for a zero f (sklearn's
      * convention), NaN for a NaN f. Eight float lanes per sum: independent additions the CPU can
-     * overlap, with float32 accumulation as the engine's GEMM does (measured 4× faster than one double
-     * accumulator at d = 12,544).
+     * overlap, with float32 accumulation as the engine's GEMM does (measured about 3× faster than four
+     * double accumulators at d = 12,544: the float-to-double conversions cost more than the sums).
      */
     static double cosineToUnit(float[] f, float[] unit) {
         int d = unit.length;
