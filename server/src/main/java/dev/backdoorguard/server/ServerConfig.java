@@ -60,7 +60,7 @@ public record ServerConfig(
             Map.entry("GUARD_METRICS_PORT", "9464"),
             Map.entry("GUARD_WORKERS", "2"),
             Map.entry("GUARD_MAX_BATCH", "32"),
-            Map.entry("GUARD_MAX_BATCH_DELAY_MS", "2"),
+            Map.entry("GUARD_MAX_BATCH_DELAY_MS", "0"),
             Map.entry("GUARD_QUEUE_CAPACITY", "256"),
             Map.entry("GUARD_MAX_ITEMS", "64"),
             Map.entry("GUARD_MAX_MESSAGE_BYTES", Integer.toString(16 * 1024 * 1024)),

@@ -104,7 +104,9 @@ public final class ServerMain implements Callable<Integer> {
 
     @Option(names = "--max-batch-delay-ms", paramLabel = "MS",
             description = "How long a batch waits for more requests, 0.." + ServerConfig.MAX_BATCH_DELAY_MS
-                    + " (env GUARD_MAX_BATCH_DELAY_MS, default 2).")
+                    + " (env GUARD_MAX_BATCH_DELAY_MS, default 0: a batch takes the requests already queued"
+                    + " and runs at once; under load they queue up while the workers compute, so batches"
+                    + " fill without waiting).")
     String maxBatchDelay;
 
     @Option(names = "--queue-capacity", paramLabel = "N",

@@ -27,7 +27,7 @@ class ServerConfigTest {
         assertThat(c.metricsPort()).isEqualTo(9464);
         assertThat(c.modelRepository()).isEqualTo(home.resolve("demo/models"));
         assertThat(c.guardMode()).isEqualTo(GuardMode.FLAG);
-        assertThat(c.maxBatchDelay()).isEqualTo(Duration.ofMillis(2));
+        assertThat(c.maxBatchDelay()).isEqualTo(Duration.ZERO);
         assertThat(c.tls()).isFalse();
         assertThat(c.token()).isNull();
         assertThat(c.healthPort()).isEqualTo(-1);

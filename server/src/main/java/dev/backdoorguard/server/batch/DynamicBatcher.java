@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A bounded queue feeding a fixed pool of inference workers. A worker takes the first waiting
- * request, then gathers more for up to {@code maxDelay} or until {@code maxBatch} items, groups
+ * request, then gathers more for up to {@code maxDelay} (with 0, the default, only those already
+ * queued) or until {@code maxBatch} items, groups
  * them by model version and guard setting, drops those whose deadline has passed, and runs each
  * group as ONE {@code Guard.predict} call (which opens its own native scope); the result is split
  * back per request. A full queue fails fast with {@link QueueFullException}.
