@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.arch.TapRecorder;
 import java.nio.FloatBuffer;
@@ -28,7 +29,7 @@ import java.util.Map;
  * docs/BENCHMARKS.md §4.
  *
  * <p>Small batches (at most {@link #HEAP_SCORING_MAX_BATCH} samples) are scored on the heap instead:
- * each used tap is kept as a view of its memory (no engine call, no copy), and once ŷ is known only
+ * each used tap is kept as a view of its memory (no libtorch operation, no copy), and once ŷ is known only
  * the one centroid of ŷ per tap is read. At batch 1 the engine path's ~10 engine calls and its
  * [1, d]·[d, K'] product (which reads all K' centroids) cost more than the whole heap pass.
  */
@@ -183,6 +184,11 @@ public final class CriticalLayerDetector {
             }
             if (onHeap) {
                 long expected = (long) n * calibration.dims()[used[u]];
+                if (activation.getDataType() != DataType.FLOAT32) {
+                    // The view reads raw bytes as floats: any other type would be read as garbage.
+                    throw new IllegalArgumentException("tap '" + tap + "' is " + activation.getDataType()
+                            + ", expected float32");
+                }
                 if (activation.size() != expected) {
                     throw new IllegalArgumentException("tap '" + tap + "' has " + activation.size()
                             + " values, expected " + expected + " (" + n + " samples)");
@@ -229,8 +235,9 @@ public final class CriticalLayerDetector {
                 int c = predicted[i];
                 for (int u = 0; u < taps; u++) {
                     double rowNorm = row[i * width + taps * k + u];
-                    // cos := 0 for a zero feature row (sklearn's convention); a NaN row stays NaN.
-                    cos[u] = rowNorm == 0 ? 0 : row[i * width + u * k + c] / rowNorm;
+                    // cos := 0 for a zero feature row (sklearn's convention); a NaN row stays NaN. A tap
+                    // outside S_c has a zero column: 0 there, as on the heap path, even for a NaN row.
+                    cos[u] = rowNorm == 0 || unitCentroids[u][c] == null ? 0 : row[i * width + u * k + c] / rowNorm;
                     cosines[i * taps + u] = (float) cos[u];
                 }
                 scores[i] = score(c, cos, candidateCosines);

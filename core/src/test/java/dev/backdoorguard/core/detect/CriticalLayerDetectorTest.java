@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.bundle.FloatFormat;
@@ -168,6 +169,43 @@ class CriticalLayerDetectorTest {
                     new CriticalLayerDetector(goldenCalibration(), model).newBatch(1, true);
             assertThatThrownBy(() -> batch.offer("t2", scope.create(new float[] {1, 2, 3, 4}, new Shape(1, 4))))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'t2' has 4 values, expected 3");
+        }
+    }
+
+    /** A transposed view is not contiguous: DJL hands out a contiguous copy, owned by the same scope. */
+    @Test
+    void onTheHeapANonContiguousTapIsReadInItsLogicalOrder() throws Exception {
+        DetectorCalibration cal = goldenCalibration();
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector detector = new CriticalLayerDetector(cal, model);
+            float[][][] samples = {GoldenVectors.sample(GoldenVectors.BUMPS, 1, 2),
+                GoldenVectors.sample(GoldenVectors.BUMPS, 0, 1)};
+            CriticalLayerDetector.Batch heap = detector.newBatch(2, true);
+            for (int l = 0; l < 5; l++) {
+                // [2, 3] stored as the transpose of a contiguous [3, 2]: element (d, i) is sample i's value d
+                float[] columnMajor = new float[6];
+                for (int d = 0; d < 3; d++) {
+                    for (int i = 0; i < 2; i++) {
+                        columnMajor[d * 2 + i] = samples[i][l][d];
+                    }
+                }
+                NDArray tap = scope.create(columnMajor, new Shape(3, 2)).transpose();
+                assertThat(tap.getShape()).isEqualTo(new Shape(2, 3));
+                heap.offer(GoldenVectors.TAPS.get(l), tap);
+            }
+            float[] scores = heap.finish(new int[] {1, 0}).scores();
+            assertThat((double) scores[0]).isCloseTo(cal.score(1, samples[0]), within(1e-5));
+            assertThat((double) scores[1]).isCloseTo(cal.score(0, samples[1]), within(1e-5));
+        }
+    }
+
+    @Test
+    void onTheHeapATapThatIsNotFloat32IsRefused() throws Exception {
+        try (NDManager model = NDManager.newBaseManager(); NDManager scope = model.newSubManager()) {
+            CriticalLayerDetector.Batch batch =
+                    new CriticalLayerDetector(goldenCalibration(), model).newBatch(1, true);
+            assertThatThrownBy(() -> batch.offer("t1", scope.create(new double[] {1, 2, 3}, new Shape(1, 3))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'t1' is float64");
         }
     }
 

@@ -180,15 +180,23 @@ class GuardedModelGuardTest {
                 assertThat(one.scores()[0]).isCloseTo(whole.scores()[i], within(1e-4f));
                 assertThat(one.flags()[0]).isEqualTo(whole.flags()[i]);
             }
+            BatchPrediction small = guard.predict(batch(0, 8), true);
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
+                // Both paths under concurrency: 20 images by engine products, 8 on the heap.
                 List<Future<BatchPrediction>> futures = new ArrayList<>();
+                List<Future<BatchPrediction>> smallFutures = new ArrayList<>();
                 for (int round = 0; round < 16; round++) {
                     futures.add(pool.submit(() -> guard.predict(batch(0, 20), true)));
+                    smallFutures.add(pool.submit(() -> guard.predict(batch(0, 8), true)));
                 }
                 for (Future<BatchPrediction> f : futures) {
                     assertThat(f.get().scores()).containsExactly(whole.scores());
                     assertThat(f.get().flags()).containsExactly(whole.flags());
+                }
+                for (Future<BatchPrediction> f : smallFutures) {
+                    assertThat(f.get().scores()).containsExactly(small.scores());
+                    assertThat(f.get().flags()).containsExactly(small.flags());
                 }
             } finally {
                 pool.shutdownNow();
