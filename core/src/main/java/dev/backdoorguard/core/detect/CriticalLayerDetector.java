@@ -301,22 +301,17 @@ public final class CriticalLayerDetector {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
         int k = 0;
         for (; k + 8 <= d; k += 8) {
-            d0 += f[k] * unit[k];
-            d1 += f[k + 1] * unit[k + 1];
-            d2 += f[k + 2] * unit[k + 2];
-            d3 += f[k + 3] * unit[k + 3];
-            d4 += f[k + 4] * unit[k + 4];
-            d5 += f[k + 5] * unit[k + 5];
-            d6 += f[k + 6] * unit[k + 6];
-            d7 += f[k + 7] * unit[k + 7];
-            s0 += f[k] * f[k];
-            s1 += f[k + 1] * f[k + 1];
-            s2 += f[k + 2] * f[k + 2];
-            s3 += f[k + 3] * f[k + 3];
-            s4 += f[k + 4] * f[k + 4];
-            s5 += f[k + 5] * f[k + 5];
-            s6 += f[k + 6] * f[k + 6];
-            s7 += f[k + 7] * f[k + 7];
+            // lane j: the dot product and the sum of squares of the values at k + j
+            float f0 = f[k], f1 = f[k + 1], f2 = f[k + 2], f3 = f[k + 3];
+            float f4 = f[k + 4], f5 = f[k + 5], f6 = f[k + 6], f7 = f[k + 7];
+            d0 += f0 * unit[k];     s0 += f0 * f0;
+            d1 += f1 * unit[k + 1]; s1 += f1 * f1;
+            d2 += f2 * unit[k + 2]; s2 += f2 * f2;
+            d3 += f3 * unit[k + 3]; s3 += f3 * f3;
+            d4 += f4 * unit[k + 4]; s4 += f4 * f4;
+            d5 += f5 * unit[k + 5]; s5 += f5 * f5;
+            d6 += f6 * unit[k + 6]; s6 += f6 * f6;
+            d7 += f7 * unit[k + 7]; s7 += f7 * f7;
         }
         for (; k < d; k++) {
             d0 += f[k] * unit[k];
