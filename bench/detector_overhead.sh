@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Detector serving overhead: median time of the plain forward pass vs forward-with-taps + engine-side
+# Detector serving overhead: median time of the plain forward pass vs forward-with-taps +
 # scoring, same calibrated bundle, same batch of real Fashion-MNIST test images (target: <= 5% extra).
 # Usage: bench/detector_overhead.sh BUNDLE [BATCH=64] [ITERATIONS=50]      Prints one JSON line.
 # The bundle must have been calibrated (guard calibrate --model BUNDLE).

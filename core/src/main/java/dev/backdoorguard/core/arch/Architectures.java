@@ -32,7 +32,11 @@ public final class Architectures {
         return new Architectures(m);
     }
 
-    /** A registry with one more architecture. */
+    /**
+     * A registry with one more architecture. Its forward pass must not write an offered tap again (no
+     * in-place operation after {@link TapRecorder#offer}): the detector reads small batches' taps after
+     * the pass.
+     */
     public Architectures with(Architecture architecture) {
         Map<String, Architecture> m = new LinkedHashMap<>(byName);
         m.put(architecture.name(), architecture);

@@ -29,11 +29,20 @@ import java.util.Map;
  * docs/BENCHMARKS.md §4.
  *
  * <p>Small batches (at most {@link #HEAP_SCORING_MAX_BATCH} samples) are scored on the heap instead:
- * each used tap is kept as a view of its memory (no libtorch operation, no copy), and once ŷ is known only
+ * each used tap is kept as a view of its memory (no libtorch operation and no copy for the contiguous
+ * activations the architectures produce; DJL copies a non-contiguous one), and once ŷ is known only
  * the one centroid of ŷ per tap is read. At batch 1 the engine path's ~10 engine calls and its
  * [1, d]·[d, K'] product (which reads all K' centroids) cost more than the whole heap pass.
  */
 public final class CriticalLayerDetector {
+    /**
+     * The largest batch scored on the heap. Measured on cnn-small (two 12,544-wide taps) with one engine
+     * thread, docs/BENCHMARKS.md §4: at 16 and below the heap pass was cheaper than the engine calls, at 64
+     * the engine's product of the whole batch with the centroid matrix was as cheap or cheaper (sizes in
+     * between were not measured; the per-image costs cross near 23).
+     */
+    public static final int HEAP_SCORING_MAX_BATCH = 16;
+
     private final DetectorCalibration calibration;
     private final int[] used;
     private final List<String> usedNames;
@@ -43,6 +52,8 @@ public final class CriticalLayerDetector {
     private final float[][][] unitCentroids;
     /** candidateSlots[c][j]: the used-tap slot of class c's candidate j. */
     private final int[][] candidateSlots;
+    /** The widest used tap: the heap path's scratch row. */
+    private final int widestTap;
 
     /** Copies the centroids into {@code modelManager}; they live (and are freed) with it. */
     public CriticalLayerDetector(DetectorCalibration calibration, NDManager modelManager) {
@@ -52,6 +63,7 @@ public final class CriticalLayerDetector {
         this.unitCentroidsT = new NDArray[used.length];
         this.unitCentroids = new float[used.length][calibration.numClasses()][];
         this.candidateSlots = new int[calibration.numClasses()][];
+        this.widestTap = Arrays.stream(used).map(l -> calibration.dims()[l]).max().orElse(0);
         Map<Integer, Integer> slot = new HashMap<>();
         Map<String, Integer> byName = new HashMap<>();
         List<String> names = new ArrayList<>();
@@ -116,13 +128,6 @@ public final class CriticalLayerDetector {
     }
 
     /**
-     * The largest batch scored on the heap. Measured on cnn-small (two 12,544-wide taps) with one engine
-     * thread, docs/BENCHMARKS.md §4: below it the heap pass is cheaper than the engine calls, above it
-     * the engine's product of the whole batch with the centroid matrix wins.
-     */
-    static final int HEAP_SCORING_MAX_BATCH = 16;
-
-    /**
      * The class count rounded up to a multiple of 16, the width of the centroid matrices: libtorch's
      * CPU GEMM for [N, d]·[d, K] runs about 2.3× faster at K = 16 than at K = 10 (measured with
      * d = 12,544, N = 64, one thread: 0.30 ms against 0.77 ms), so the extra zero columns pay for
@@ -183,12 +188,12 @@ public final class CriticalLayerDetector {
                 return;
             }
             if (onHeap) {
-                long expected = (long) n * calibration.dims()[used[u]];
                 if (activation.getDataType() != DataType.FLOAT32) {
                     // The view reads raw bytes as floats: any other type would be read as garbage.
                     throw new IllegalArgumentException("tap '" + tap + "' is " + activation.getDataType()
                             + ", expected float32");
                 }
+                long expected = (long) n * calibration.dims()[used[u]];
                 if (activation.size() != expected) {
                     throw new IllegalArgumentException("tap '" + tap + "' has " + activation.size()
                             + " values, expected " + expected + " (" + n + " samples)");
@@ -250,8 +255,9 @@ public final class CriticalLayerDetector {
             float[] scores = new float[n];
             float[] cosines = new float[n * taps];
             double[] cos = new double[taps];
+            // Scratch for one sample's candidate cosines (ClassStatistics.score reads only its first |S_c|).
             double[] candidateCosines = new double[taps];
-            float[] sample = new float[Arrays.stream(used).map(l -> calibration.dims()[l]).max().orElse(0)];
+            float[] sample = new float[widestTap];
             for (int i = 0; i < n; i++) {
                 int c = predicted[i];
                 for (int u = 0; u < taps; u++) {
@@ -296,29 +302,29 @@ public final class CriticalLayerDetector {
      * double accumulators at d = 12,544: the float-to-double conversions cost more than the sums).
      */
     static double cosineToUnit(float[] f, float[] unit) {
-        int d = unit.length;
-        float d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int length = unit.length;
+        float dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0, dot4 = 0, dot5 = 0, dot6 = 0, dot7 = 0;
+        float sq0 = 0, sq1 = 0, sq2 = 0, sq3 = 0, sq4 = 0, sq5 = 0, sq6 = 0, sq7 = 0;
         int k = 0;
-        for (; k + 8 <= d; k += 8) {
+        for (; k + 8 <= length; k += 8) {
             // lane j: the dot product and the sum of squares of the values at k + j
             float f0 = f[k], f1 = f[k + 1], f2 = f[k + 2], f3 = f[k + 3];
             float f4 = f[k + 4], f5 = f[k + 5], f6 = f[k + 6], f7 = f[k + 7];
-            d0 += f0 * unit[k];     s0 += f0 * f0;
-            d1 += f1 * unit[k + 1]; s1 += f1 * f1;
-            d2 += f2 * unit[k + 2]; s2 += f2 * f2;
-            d3 += f3 * unit[k + 3]; s3 += f3 * f3;
-            d4 += f4 * unit[k + 4]; s4 += f4 * f4;
-            d5 += f5 * unit[k + 5]; s5 += f5 * f5;
-            d6 += f6 * unit[k + 6]; s6 += f6 * f6;
-            d7 += f7 * unit[k + 7]; s7 += f7 * f7;
+            dot0 += f0 * unit[k];     sq0 += f0 * f0;
+            dot1 += f1 * unit[k + 1]; sq1 += f1 * f1;
+            dot2 += f2 * unit[k + 2]; sq2 += f2 * f2;
+            dot3 += f3 * unit[k + 3]; sq3 += f3 * f3;
+            dot4 += f4 * unit[k + 4]; sq4 += f4 * f4;
+            dot5 += f5 * unit[k + 5]; sq5 += f5 * f5;
+            dot6 += f6 * unit[k + 6]; sq6 += f6 * f6;
+            dot7 += f7 * unit[k + 7]; sq7 += f7 * f7;
         }
-        for (; k < d; k++) {
-            d0 += f[k] * unit[k];
-            s0 += f[k] * f[k];
+        for (; k < length; k++) {
+            dot0 += f[k] * unit[k];
+            sq0 += f[k] * f[k];
         }
-        double dot = (double) d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7;
-        double squares = (double) s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+        double dot = (double) dot0 + dot1 + dot2 + dot3 + dot4 + dot5 + dot6 + dot7;
+        double squares = (double) sq0 + sq1 + sq2 + sq3 + sq4 + sq5 + sq6 + sq7;
         return squares == 0 ? 0 : dot / Math.sqrt(squares);
     }
 }

@@ -13,6 +13,7 @@ import dev.backdoorguard.core.model.NoGrad;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -38,7 +39,7 @@ class ArchitecturesTest {
         }
     }
 
-    static java.util.stream.Stream<String> standardArchitectures() {
+    static Stream<String> standardArchitectures() {
         return Architectures.standard().names().stream().sorted();
     }
 
@@ -47,6 +48,7 @@ class ArchitecturesTest {
     @MethodSource("standardArchitectures")
     void noOfferedActivationIsWrittenAgainByTheRestOfTheInferencePass(String name) {
         Architecture arch = registry.get(name);
+        // width 4 keeps the ResNets tiny (cnn-small has no width)
         try (Classifier c = Classifier.create(TestModels.fashion(name, name.equals("cnn-small") ? null : 4), registry, 1);
                 NoGrad noGrad = NoGrad.enter(); NDManager m = c.manager().newSubManager()) {
             NDArray x = m.randomUniform(0, 1, new Shape(2, 1, 28, 28));

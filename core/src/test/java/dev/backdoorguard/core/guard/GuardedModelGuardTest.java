@@ -17,6 +17,7 @@ import dev.backdoorguard.core.bundle.SafeTensors;
 import dev.backdoorguard.core.data.ImageDataset;
 import dev.backdoorguard.core.detect.ClassStatistics;
 import dev.backdoorguard.core.detect.ClassifierFeatures;
+import dev.backdoorguard.core.detect.CriticalLayerDetector;
 import dev.backdoorguard.core.detect.CriticalLayerCalibration;
 import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.detect.DetectorCalibration;
@@ -172,31 +173,35 @@ class GuardedModelGuardTest {
     @Test
     void concurrentCallersAndOneByOneCallsGetTheBatchsScores() throws Exception {
         try (ModelGuard guard = ModelGuard.load(bundle, Architectures.standard())) {
-            // 20 images are scored by engine products, one image on the heap: the two paths agree.
-            BatchPrediction whole = guard.predict(batch(0, 20), true);
-            for (int i = 0; i < 20; i++) {
+            // A batch over the heap path's limit is scored by engine products, one image on the heap: the two
+            // paths agree.
+            int large = CriticalLayerDetector.HEAP_SCORING_MAX_BATCH + 4;
+            int small = CriticalLayerDetector.HEAP_SCORING_MAX_BATCH / 2;
+            assertThat(large).isLessThanOrEqualTo(N);
+            BatchPrediction whole = guard.predict(batch(0, large), true);
+            for (int i = 0; i < large; i++) {
                 BatchPrediction one = guard.predict(batch(i, 1), true);
                 assertThat(one.labels()[0]).isEqualTo(whole.labels()[i]);
                 assertThat(one.scores()[0]).isCloseTo(whole.scores()[i], within(1e-4f));
                 assertThat(one.flags()[0]).isEqualTo(whole.flags()[i]);
             }
-            BatchPrediction small = guard.predict(batch(0, 8), true);
+            BatchPrediction fewer = guard.predict(batch(0, small), true);
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
-                // Both paths under concurrency: 20 images by engine products, 8 on the heap.
+                // Both paths under concurrency.
                 List<Future<BatchPrediction>> futures = new ArrayList<>();
                 List<Future<BatchPrediction>> smallFutures = new ArrayList<>();
                 for (int round = 0; round < 16; round++) {
-                    futures.add(pool.submit(() -> guard.predict(batch(0, 20), true)));
-                    smallFutures.add(pool.submit(() -> guard.predict(batch(0, 8), true)));
+                    futures.add(pool.submit(() -> guard.predict(batch(0, large), true)));
+                    smallFutures.add(pool.submit(() -> guard.predict(batch(0, small), true)));
                 }
                 for (Future<BatchPrediction> f : futures) {
                     assertThat(f.get().scores()).containsExactly(whole.scores());
                     assertThat(f.get().flags()).containsExactly(whole.flags());
                 }
                 for (Future<BatchPrediction> f : smallFutures) {
-                    assertThat(f.get().scores()).containsExactly(small.scores());
-                    assertThat(f.get().flags()).containsExactly(small.flags());
+                    assertThat(f.get().scores()).containsExactly(fewer.scores());
+                    assertThat(f.get().flags()).containsExactly(fewer.flags());
                 }
             } finally {
                 pool.shutdownNow();

@@ -11,7 +11,7 @@ import java.util.Arrays;
 /**
  * The detector's serving overhead (run by {@code bench/detector_overhead.sh}): for the same batch of
  * real test images and the same calibrated bundle, the median wall time of {@code predict(batch,
- * false)} (plain forward) and {@code predict(batch, true)} (forward with taps + engine-side scoring),
+ * false)} (plain forward) and {@code predict(batch, true)} (forward with taps + scoring),
  * interleaved so that machine noise hits both alike.
  * Usage: {@code DetectorOverheadBench BUNDLE [BATCH=64] [ITERATIONS=50]}.
  */
