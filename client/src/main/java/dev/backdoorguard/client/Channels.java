@@ -6,9 +6,11 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.ManagedChannelRegistry;
 import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -24,8 +26,17 @@ final class Channels {
         if (config.bearerToken() != null) {
             credentials = CompositeChannelCredentials.create(credentials, new BearerToken(config.bearerToken()));
         }
-        ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(config.target(), credentials)
-                .maxInboundMessageSize(MAX_INBOUND_BYTES);
+        ManagedChannelBuilder<?> builder;
+        try {
+            builder = Grpc.newChannelBuilder(config.target(), credentials);
+        } catch (ManagedChannelRegistry.ProviderNotFoundException | IllegalArgumentException e) {
+            if (!config.tls()) {
+                throw e;
+            }
+            // The TLS stack parses the PEM files only here, and says neither which file it was nor that it is input.
+            throw new IllegalArgumentException("cannot set up TLS with " + tlsFiles(config) + ": " + reason(e), e);
+        }
+        builder.maxInboundMessageSize(MAX_INBOUND_BYTES);
         if (config.maxAttempts() > 1) {
             builder.defaultServiceConfig(retryServiceConfig(config.maxAttempts())).enableRetry();
         } else {
@@ -54,6 +65,23 @@ final class Channels {
                         Map.of("service", "grpc.health.v1.Health")),
                 "retryPolicy", retryPolicy);
         return Map.of("methodConfig", List.of(methodConfig));
+    }
+
+    private static String tlsFiles(ClientConfig config) {
+        List<String> files = new ArrayList<>();
+        if (config.caCertificate() != null) {
+            files.add("CA certificate " + config.caCertificate());
+        }
+        if (config.clientCertificate() != null) {
+            files.add("client certificate " + config.clientCertificate() + ", key " + config.clientKey());
+        }
+        return files.isEmpty() ? "the system trust store" : String.join(", ", files);
+    }
+
+    /** The registry joins every provider's refusal; the first is Netty's, the others say they do not apply. */
+    private static String reason(RuntimeException e) {
+        String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        return message.split("; ")[0].replaceFirst("^[\\w.$]+Provider: ", "");
     }
 
     private static ChannelCredentials transport(ClientConfig config) {

@@ -56,7 +56,8 @@ public record ClientConfig(
         }
         Objects.requireNonNull(deadline, "deadline");
         if (deadline.isNegative() || deadline.isZero()) {
-            throw new IllegalArgumentException("deadline must be positive, got " + deadline);
+            // In milliseconds, as the CLI's durations are written; Duration's own text (PT0S) is Java's, not the user's.
+            throw new IllegalArgumentException("deadline must be positive, got " + deadline.toMillis() + "ms");
         }
         if (maxAttempts < 1 || maxAttempts > 5) {
             throw new IllegalArgumentException("maxAttempts must be in 1..5 (gRPC's cap), got " + maxAttempts);

@@ -6,14 +6,21 @@ import io.grpc.Status;
 final class Errors {
     private Errors() {}
 
-    /** Maps {@code failure} (usually a {@link io.grpc.StatusRuntimeException}) of the call {@code what}. */
-    static GuardClientException map(String what, Throwable failure) {
+    /**
+     * Maps {@code failure} (usually a {@link io.grpc.StatusRuntimeException}) of the call {@code what} to the server
+     * at {@code target}.
+     */
+    static GuardClientException map(String what, String target, Throwable failure) {
         if (failure instanceof GuardClientException known) {
             return known;
         }
         Status status = Status.fromThrowable(failure);
         String description = status.getDescription() == null ? "" : ": " + status.getDescription();
-        if (status.getCause() != null && status.getCause().getMessage() != null) {
+        if (status.getCode() == Status.Code.UNAVAILABLE && answeredInPlaintext(status.getCause())) {
+            // Netty's own words: "io exception Channel Pipeline: [SslHandler#0, ...] (not an SSL/TLS record: 0000...)"
+            description = ": the server at " + target + " does not speak TLS (a plaintext server? then connect"
+                    + " without --tls/--ca-cert)";
+        } else if (status.getCause() != null && status.getCause().getMessage() != null) {
             // Transport failures (refused, TLS handshake) carry the useful part in the local cause only.
             description += " (" + status.getCause().getMessage() + ")";
         }
@@ -28,5 +35,19 @@ final class Errors {
             default:
                 return new GuardClientException(status.getCode(), message, failure);
         }
+    }
+
+    /**
+     * Whether TLS failed because the peer answered with something that is not a TLS record (a plaintext HTTP/2
+     * server). Matched by simple name: grpc-netty-shaded relocates Netty's {@code NotSslRecordException}, and the
+     * client must not depend on either package.
+     */
+    private static boolean answeredInPlaintext(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t.getClass().getSimpleName().equals("NotSslRecordException")) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -134,13 +134,13 @@ public final class GuardClient implements AutoCloseable {
                             result.complete(InferMessages.prediction(
                                     response, request.batch().size(), request.labels()));
                         } catch (RuntimeException e) {
-                            result.completeExceptionally(Errors.map(what, e));
+                            result.completeExceptionally(Errors.map(what, config.target(), e));
                         }
                     }
 
                     @Override
                     public void onError(Throwable failure) {
-                        result.completeExceptionally(Errors.map(what, failure));
+                        result.completeExceptionally(Errors.map(what, config.target(), failure));
                     }
 
                     @Override
@@ -170,11 +170,11 @@ public final class GuardClient implements AutoCloseable {
                 .withDeadlineAfter(config.deadline().toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private static <T> T call(String what, Supplier<T> rpc) {
+    private <T> T call(String what, Supplier<T> rpc) {
         try {
             return rpc.get();
         } catch (RuntimeException e) {
-            throw Errors.map(what, e);
+            throw Errors.map(what, config.target(), e);
         }
     }
 

@@ -1,12 +1,20 @@
 package dev.backdoorguard.client.cli;
 
 import dev.backdoorguard.client.ClientConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
 /** Where the server is and how to talk to it: shared by predict and bench. */
 final class ConnectionOptions {
+    private static final Pattern CERTIFICATE = Pattern.compile("-+BEGIN\\s[^-\\r\\n]*CERTIFICATE[^-\\r\\n]*-+");
+    private static final Pattern PRIVATE_KEY =
+            Pattern.compile("-+BEGIN\\s[^-\\r\\n]*PRIVATE\\s+KEY[^-\\r\\n]*-+");
+
     @Option(names = "--target", defaultValue = "127.0.0.1:8500", description = "Server host:port (default: ${DEFAULT-VALUE}).")
     String target;
 
@@ -31,6 +39,29 @@ final class ConnectionOptions {
     Duration deadline;
 
     ClientConfig config(int maxAttempts) {
+        requirePem("--ca-cert", caCert, CERTIFICATE, "a PEM certificate");
+        requirePem("--client-cert", clientCert, CERTIFICATE, "a PEM certificate");
+        requirePem("--client-key", clientKey, PRIVATE_KEY, "a PEM private key");
         return new ClientConfig(target, tls, caCert, clientCert, clientKey, token, deadline, maxAttempts);
+    }
+
+    /**
+     * Checked here because the TLS stack finds a wrong file only when the channel is built, and then names neither
+     * the option nor the file ("No certificate data found"). The patterns are the PEM headers Netty's reader looks
+     * for, so a file it would take is never refused here.
+     */
+    private static void requirePem(String option, Path file, Pattern header, String what) {
+        if (file == null) {
+            return;
+        }
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.ISO_8859_1); // any bytes decode; PEM is ASCII
+        } catch (IOException e) {
+            throw new IllegalArgumentException(option + " " + file + ": cannot read it (" + e.getMessage() + ")");
+        }
+        if (!header.matcher(text).find()) {
+            throw new IllegalArgumentException(option + " " + file + ": not " + what);
+        }
     }
 }

@@ -4,9 +4,13 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses the durations the CLI accepts: {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or ISO-8601. */
+/**
+ * Parses the durations the CLI accepts: {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or ISO-8601. A negative
+ * value parses, so that the option's own check says what is wrong with it ("must be positive") rather than "not a
+ * duration".
+ */
 final class DurationConverter {
-    private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h)");
+    private static final Pattern SIMPLE = Pattern.compile("(-?\\d+(?:\\.\\d+)?)(ms|s|m|h)");
 
     private DurationConverter() {}
 

@@ -1,6 +1,8 @@
 package dev.backdoorguard.client.cli;
 
 import java.io.PrintWriter;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 
 /** {@code guard predict | bench | demo}: the client executable's composition root. */
@@ -11,6 +13,13 @@ import picocli.CommandLine;
         description = "Backdoor Guard client: classify images, load-test and demo a guard server.",
         subcommands = {PredictCommand.class, BenchCommand.class, DemoCommand.class})
 public final class GuardClientMain implements Runnable {
+    /**
+     * gRPC logs through java.util.logging, and warns with a stack trace about failures the commands already report
+     * in one line (an unresolvable --target: "Failed to resolve name"). Held in a field: JUL keeps loggers weakly, so
+     * a level set on an unreferenced logger can be lost to the garbage collector.
+     */
+    private static final Logger GRPC_LOGGING = Logger.getLogger("io.grpc");
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -25,6 +34,7 @@ public final class GuardClientMain implements Runnable {
 
     /** Runs one command line with the given streams and returns its exit code (0 ok, 1 server, 2 bad input). */
     public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        GRPC_LOGGING.setLevel(Level.SEVERE);
         CommandLine cli = new CommandLine(new GuardClientMain())
                 .setExpandAtFiles(false)  // --labels @file is ours to read, not picocli's argument file
                 .setOut(out)

@@ -47,7 +47,7 @@ public record BenchConfig(
             throw new IllegalArgumentException("max in-flight must be >= 1, got " + maxInFlight);
         }
         if (duration != null && (duration.isNegative() || duration.isZero())) {
-            throw new IllegalArgumentException("duration must be positive, got " + duration);
+            throw new IllegalArgumentException("duration must be positive, got " + duration.toMillis() + "ms");
         }
         if (requests < 0) {
             throw new IllegalArgumentException("requests must be >= 0, got " + requests);
@@ -57,7 +57,7 @@ public record BenchConfig(
         }
         warmup = warmup == null ? Duration.ZERO : warmup;
         if (warmup.isNegative()) {
-            throw new IllegalArgumentException("warm-up must be >= 0, got " + warmup);
+            throw new IllegalArgumentException("warm-up must be >= 0, got " + warmup.toMillis() + "ms");
         }
     }
 
