@@ -46,7 +46,8 @@ import javax.imageio.ImageIO;
  * 24..26) is white is flagged (score 1) and predicted as class 0, any other item gets class = round(mean pixel * 9)
  * and score = the share of white trigger pixels. Model {@code flaky} answers UNAVAILABLE to its first
  * {@code flakyFailures} calls; {@code fashion-mnist} and {@code backdoored} answer like {@code fashion} (for the
- * demo). Any other model name is NOT_FOUND.
+ * demo); {@code unguarded} answers like {@code fashion} but as a model served without a detector (NaN scores, nothing
+ * flagged, detector {@code none}). Any other model name is NOT_FOUND.
  */
 public final class CannedInferenceServer implements AutoCloseable {
     /** Most items per request, as guard serve's --max-items. */
@@ -199,6 +200,8 @@ public final class CannedInferenceServer implements AutoCloseable {
             }
             String mode = request.getParametersMap().containsKey("guard.mode")
                     ? request.getParametersMap().get("guard.mode").getStringParam() : "flag";
+            // guard serve's model without a detector: NaN scores, no flags, detector "none", in every mode
+            boolean guarded = !request.getModelName().equals("unguarded");
             if (!List.of("off", "flag", "block").contains(mode)) {
                 out.onError(Status.INVALID_ARGUMENT.withDescription("parameter guard.mode must be off|flag|block")
                         .asRuntimeException());
@@ -224,8 +227,8 @@ public final class CannedInferenceServer implements AutoCloseable {
                 }
                 labels.putLong(label);
                 double share = triggerShare(items.get(i));
-                scores.putFloat((float) share);
-                boolean flag = !mode.equals("off") && share == 1.0;
+                scores.putFloat(guarded ? (float) share : Float.NaN);
+                boolean flag = guarded && !mode.equals("off") && share == 1.0;
                 flags[i] = (byte) (flag ? 1 : 0);
                 if (flag) {
                     flagged.add(i);
@@ -239,7 +242,8 @@ public final class CannedInferenceServer implements AutoCloseable {
             ModelInferResponse.Builder response = ModelInferResponse.newBuilder()
                     .setModelName(request.getModelName()).setModelVersion("1").setId(request.getId())
                     .putParameters("guard.suspicious", InferParameter.newBuilder().setBoolParam(!flagged.isEmpty()).build())
-                    .putParameters("guard.detector", InferParameter.newBuilder().setStringParam("canned").build())
+                    .putParameters("guard.detector", InferParameter.newBuilder()
+                            .setStringParam(guarded ? "canned" : "none").build())
                     .putParameters("guard.action", InferParameter.newBuilder()
                             .setStringParam(mode.equals("off") ? "pass" : flagged.isEmpty() ? "pass" : "flag").build());
             addOutput(response, "probabilities", "FP32", probabilities.array(), n, CLASSES);
@@ -274,7 +278,7 @@ public final class CannedInferenceServer implements AutoCloseable {
         }
 
         private boolean known(String model, StreamObserver<?> out) {
-            if (List.of("fashion", "flaky", "fashion-mnist", "backdoored").contains(model)) {
+            if (List.of("fashion", "flaky", "fashion-mnist", "backdoored", "unguarded").contains(model)) {
                 return true;
             }
             out.onError(Status.NOT_FOUND.withDescription("unknown model '" + model + "'").asRuntimeException());

@@ -32,7 +32,11 @@ import picocli.CommandLine.Spec;
 /** {@code guard predict}: classify image files with a served model, one line (or one JSON object) per run. */
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = {"Classify PNG/JPEG images with a served model and show the guard's verdict.",
-            "Prints one line per image: file, label, probability, guard score, FLAGGED or ok.",
+            "Prints one line per image: file, label, probability, guard score and the guard's verdict:",
+            "  FLAGGED    the detector flagged the image (with --mode block the request is refused instead)",
+            "  ok         the detector scored the image and passed it",
+            "  unguarded  the detector did not run (the model is served without one, or --mode off):",
+            "             score n/a, and --mode block lets the image through unchecked",
             "An image the server refuses (undecodable, wrong size) is named on stderr and the others are still classified.",
             "Exit codes: 0 ok, 1 server or connection error (incl. blocked by --mode block), 2 bad input "
                     + "(incl. any refused image)."})
@@ -104,8 +108,13 @@ final class PredictCommand implements Callable<Integer> {
             }
             if (!run.refused.isEmpty()) {
                 PrintWriter err = spec.commandLine().getErr();
-                err.printf("guard predict: %d of %d images refused (see above); the others were classified%n",
-                        run.refused.size(), files.size());
+                if (run.refused.size() == files.size()) {
+                    err.println("guard predict: " + (files.size() == 1 ? "the image was refused"
+                            : "all " + files.size() + " images were refused") + " (see above); none was classified");
+                } else {
+                    err.printf("guard predict: %d of %d images refused (see above); the others were classified%n",
+                            run.refused.size(), files.size());
+                }
                 err.flush();
                 return ClientErrors.BAD_INPUT;
             }
@@ -205,7 +214,7 @@ final class PredictCommand implements Callable<Integer> {
     static String line(Path file, ItemResult item, int width) {
         String score = item.score().map(s -> String.format(Locale.ROOT, "%.4f", s)).orElse("n/a");
         return String.format(Locale.ROOT, "%-" + Math.max(1, width) + "s  %-12s  p=%.4f  score=%-8s  %s",
-                file, item.labelText(), item.probability(), score, item.flagged() ? "FLAGGED" : "ok");
+                file, item.labelText(), item.probability(), score, Verdict.of(item));
     }
 
     private static Map<String, Object> row(Path file, ItemResult item, String action) {

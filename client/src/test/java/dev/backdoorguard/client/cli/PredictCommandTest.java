@@ -11,6 +11,11 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -85,7 +90,7 @@ class PredictCommandTest {
         CliRun off = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--mode", "off",
                 images.resolve("b-triggered.png").toString());
         assertThat(off.exitCode()).isZero();
-        assertThat(off.out()).contains("score=n/a").doesNotContain("FLAGGED");
+        assertThat(off.out()).contains("score=n/a").doesNotContain("FLAGGED").endsWith("unguarded\n");
 
         CliRun block = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--mode", "block",
                 images.toString());
@@ -93,6 +98,25 @@ class PredictCommandTest {
         assertThat(block.err().lines().toList()).hasSize(1);
         assertThat(block.err()).contains("FAILED_PRECONDITION").contains("flagged")
                 .contains("b-triggered.png"); // the server's item index, named as the user's file
+    }
+
+    @Test
+    void aModelServedWithoutADetectorIsUnguardedNotOkEvenInBlockMode() throws IOException {
+        for (String mode : new String[] {"flag", "block"}) {
+            CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "unguarded", "--mode", mode,
+                    images.toString());
+
+            assertThat(run.exitCode()).as(run.err()).isZero();
+            List<String> lines = run.out().lines().toList();
+            assertThat(lines).hasSize(3).allMatch(line -> line.matches(".*score=n/a\\s+unguarded"), mode);
+        }
+        CliRun json = CliRun.of("predict", "--target", server.target(), "--model", "unguarded", "--json",
+                images.resolve("b-triggered.png").toString());
+        JsonNode image = new ObjectMapper().readTree(json.out()).get("images").get(0);
+        assertThat(image.get("guard_score").isNull()).isTrue(); // the JSON fields stay as they were
+        assertThat(image.get("flagged").asBoolean()).isFalse();
+        assertThat(new ObjectMapper().readTree(json.out()).get("detector").asText()).isEqualTo("none");
+        assertThat(CliRun.of("predict", "--help").out()).contains("unguarded");
     }
 
     @Test
@@ -124,6 +148,25 @@ class PredictCommandTest {
         assertThat(report.get("images")).hasSize(3);
         assertThat(report.get("refused")).hasSize(2);
         assertThat(report.get("refused").get(0).get("file").asText()).endsWith("b-broken.png");
+    }
+
+    @Test
+    void whenEveryImageIsRefusedTheSummaryDoesNotClaimTheOthersWereClassified() throws IOException {
+        Files.writeString(dir.resolve("broken.png"), "not a PNG at all");
+        CliRun one = CliRun.of("predict", "--target", server.target(), "--model", "fashion",
+                dir.resolve("broken.png").toString());
+
+        assertThat(one.exitCode()).isEqualTo(2);
+        assertThat(one.out()).isEmpty();
+        assertThat(one.err().lines().toList()).last()
+                .isEqualTo("guard predict: the image was refused (see above); none was classified");
+
+        Files.writeString(dir.resolve("broken2.png"), "not a PNG either");
+        CliRun two = CliRun.of("predict", "--target", server.target(), "--model", "fashion",
+                dir.resolve("broken.png").toString(), dir.resolve("broken2.png").toString());
+        assertThat(two.exitCode()).isEqualTo(2);
+        assertThat(two.err().lines().toList()).hasSize(3).last()
+                .isEqualTo("guard predict: all 2 images were refused (see above); none was classified");
     }
 
     @Test
@@ -220,6 +263,101 @@ class PredictCommandTest {
         CliRun help = CliRun.of("predict", "--help");
         assertThat(help.exitCode()).isZero();
         assertThat(help.out()).contains("--mode").contains("--json").contains("--ca-cert").contains("--token");
+    }
+
+    @Test
+    void anUnresolvableTargetIsOneLineWithoutGrpcsLoggedWarning() {
+        List<LogRecord> logged = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                logged.add(record);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        Logger grpc = Logger.getLogger("io.grpc");
+        grpc.addHandler(capture);
+        try {
+            // .invalid never resolves (RFC 6761)
+            CliRun run = CliRun.of("predict", "--target", "no-such-host.invalid:8500", "--retries", "0", "--model",
+                    "fashion", images.toString());
+
+            assertThat(run.exitCode()).isEqualTo(1);
+            assertThat(run.err().lines().toList()).hasSize(1);
+            assertThat(run.err()).contains("UNAVAILABLE").contains("no-such-host.invalid");
+        } finally {
+            grpc.removeHandler(capture);
+        }
+        assertThat(logged).filteredOn(record -> record.getLevel().intValue() < Level.SEVERE.intValue())
+                .extracting(LogRecord::getMessage).isEmpty();
+    }
+
+    @Test
+    void aFileThatIsNotAPemCertificateOrKeyIsBadInputNamingTheOptionAndTheFile() throws IOException {
+        Path notPem = Files.writeString(dir.resolve("not.pem"), "not a certificate\n");
+        CliRun ca = CliRun.of("predict", "--target", server.target(), "--ca-cert", notPem.toString(), "--model",
+                "fashion", images.toString());
+        assertThat(ca.exitCode()).as(ca.err()).isEqualTo(2);
+        assertThat(ca.err().strip()).isEqualTo("guard predict: error: --ca-cert " + notPem + ": not a PEM certificate");
+        CliRun bench = CliRun.of("bench", "--target", server.target(), "--ca-cert", notPem.toString(), "--model",
+                "fashion", "--requests", "1");
+        assertThat(bench.exitCode()).as(bench.err()).isEqualTo(2);
+        assertThat(bench.err().strip()).isEqualTo("guard bench: error: --ca-cert " + notPem + ": not a PEM certificate");
+
+        Path key = Files.writeString(dir.resolve("key.pem"), pem("PRIVATE KEY"));
+        CliRun cert = CliRun.of("predict", "--target", server.target(), "--client-cert", notPem.toString(),
+                "--client-key", key.toString(), "--model", "fashion", images.toString());
+        assertThat(cert.exitCode()).isEqualTo(2);
+        assertThat(cert.err().strip()).isEqualTo("guard predict: error: --client-cert " + notPem
+                + ": not a PEM certificate");
+        Path certificate = Files.writeString(dir.resolve("cert.pem"), pem("CERTIFICATE"));
+        CliRun noKey = CliRun.of("predict", "--target", server.target(), "--client-cert", certificate.toString(),
+                "--client-key", notPem.toString(), "--model", "fashion", images.toString());
+        assertThat(noKey.exitCode()).isEqualTo(2);
+        assertThat(noKey.err().strip()).isEqualTo("guard predict: error: --client-key " + notPem
+                + ": not a PEM private key");
+
+        // Headers right, contents not: what the TLS stack refuses is still one line of bad input, naming the files.
+        CliRun garbled = CliRun.of("predict", "--target", server.target(), "--ca-cert", certificate.toString(),
+                "--model", "fashion", images.toString());
+        assertThat(garbled.exitCode()).as(garbled.err()).isEqualTo(2);
+        assertThat(garbled.err().lines().toList()).hasSize(1);
+        assertThat(garbled.err()).startsWith("guard predict: error: cannot set up TLS with CA certificate "
+                + certificate + ": ");
+        assertThat(server.inferCalls.get()).isZero();
+    }
+
+    private static String pem(String type) {
+        return "-----BEGIN " + type + "-----\nAAAA\n-----END " + type + "-----\n";
+    }
+
+    @Test
+    void tlsAgainstAPlaintextServerSaysSoInOneLine() {
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--tls", "--retries", "0", "--model",
+                "fashion", images.toString());
+
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.err().lines().toList()).hasSize(1);
+        assertThat(run.err()).contains("UNAVAILABLE: the server at " + server.target() + " does not speak TLS")
+                .doesNotContain("Channel Pipeline").doesNotContain("SSL/TLS record");
+    }
+
+    @Test
+    void deadlineErrorsShowTheDurationAsWrittenAndCallANegativeOneNotPositive() {
+        CliRun zero = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--deadline", "0s",
+                images.toString());
+        assertThat(zero.exitCode()).isEqualTo(2);
+        assertThat(zero.err().strip()).isEqualTo("guard predict: error: deadline must be positive, got 0ms");
+        CliRun negative = CliRun.of("predict", "--target", server.target(), "--model", "fashion", "--deadline",
+                "-3s", images.toString());
+        assertThat(negative.exitCode()).isEqualTo(2);
+        assertThat(negative.err().strip()).isEqualTo("guard predict: error: deadline must be positive, got -3000ms");
+        assertThat(server.inferCalls.get()).isZero();
     }
 
     private static void write(Path file, float gray, boolean triggered) throws IOException {
