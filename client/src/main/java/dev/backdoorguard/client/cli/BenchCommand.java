@@ -37,7 +37,8 @@ import picocli.CommandLine.Spec;
                 + " than the server takes; NOT_FOUND; UNIMPLEMENTED; UNAUTHENTICATED; PERMISSION_DENIED) ends the"
                 + " run at once, and the report says so.",
             "Exit code: 0 when every request succeeded (refusals of flagged inputs in block mode count as success),"
-                + " 1 when any failed (the report is printed) or the server could not be reached, 2 for bad"
+                + " 1 when any failed (the report is printed), none completed (stderr says so) or the server could not"
+                + " be reached, 2 for bad"
                 + " arguments."})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
@@ -139,6 +140,13 @@ final class BenchCommand implements Callable<Integer> {
             progress.finish();
             out.println(json ? Json.write(toJson(report, model)) : text(report, model));
             out.flush();
+            if (report.sent() == 0) {
+                // Exit 1 below: say why, or a script's log shows a failure with nothing failed in it.
+                err.println("guard bench: no request completed"
+                        + (bound == null ? "" : " within --duration "
+                                + (bound.toMillis() > 0 ? bound.toMillis() + "ms" : bound.toNanos() + "ns")));
+                err.flush();
+            }
             // Nonzero when anything failed, so that a script notices; block mode's refusals are the guard working.
             return report.unexpectedErrorCount() > 0 || report.sent() == 0 ? ClientErrors.SERVER_ERROR : 0;
         } finally {
@@ -176,9 +184,9 @@ final class BenchCommand implements Callable<Integer> {
         s.append(String.format(Locale.ROOT, "throughput  %.1f requests/s  %.1f items/s%n",
                 r.requestsPerSecond(), r.itemsPerSecond()));
         Map<String, Double> l = r.latencyMillis();
-        s.append(String.format(Locale.ROOT,
-                "latency ms  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f%n",
-                l.get("p50"), l.get("p90"), l.get("p99"), l.get("p99.9"), l.get("max"), r.meanMillis()));
+        s.append(String.format(Locale.ROOT, "latency ms  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s%n",
+                millis(l.get("p50")), millis(l.get("p90")), millis(l.get("p99")), millis(l.get("p99.9")),
+                millis(l.get("max")), millis(r.meanMillis())));
         s.append(String.format(Locale.ROOT, "flagged     clean %d/%d (%s)  triggered %d/%d (%s)",
                 r.cleanFlaggedOrBlocked(), r.cleanItems(), percent(r.cleanFlagRate()),
                 r.triggeredFlaggedOrBlocked(), r.triggeredItems(), percent(r.triggeredFlagRate())));
@@ -227,6 +235,11 @@ final class BenchCommand implements Callable<Integer> {
         json.put("guard", flags);
         json.put("stopped_early", r.stoppedBecause());
         return json;
+    }
+
+    /** NaN (no request completed) as n/a, as JSON's null. */
+    private static String millis(double value) {
+        return Double.isNaN(value) ? "n/a" : String.format(Locale.ROOT, "%.2f", value);
     }
 
     private static String percent(double rate) {

@@ -77,6 +77,37 @@ class BenchCommandTest {
     }
 
     @Test
+    void aRunTooShortForAnyRequestSaysWhyItExitsOneAndShowsNoNaN() {
+        // One nanosecond: over before the first send however fast the machine (1ms usually is, not always).
+        CliRun run = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--duration",
+                "PT0.000000001S");
+
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.out()).contains("sent 0").contains("latency ms  p50 n/a  p90 n/a").doesNotContain("NaN");
+        assertThat(run.err()).contains("guard bench: no request completed within --duration 1ns");
+    }
+
+    @Test
+    void durationErrorsShowTheDurationAsWrittenAndCallANegativeOneNotPositive() {
+        CliRun zero = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--duration", "0s");
+        assertThat(zero.exitCode()).isEqualTo(2);
+        assertThat(zero.err().strip()).isEqualTo("guard bench: error: duration must be positive, got 0ms");
+        CliRun negative = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--duration", "-3s");
+        assertThat(negative.exitCode()).isEqualTo(2);
+        assertThat(negative.err().strip()).isEqualTo("guard bench: error: duration must be positive, got -3000ms");
+        CliRun warmup = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--duration", "1s",
+                "--warmup", "-1s");
+        assertThat(warmup.exitCode()).isEqualTo(2);
+        assertThat(warmup.err().strip()).isEqualTo("guard bench: error: warm-up must be >= 0, got -1000ms");
+        CliRun deadline = CliRun.of("bench", "--target", server.target(), "--model", "fashion", "--requests", "1",
+                "--deadline", "-3s");
+        assertThat(deadline.err().strip()).isEqualTo("guard bench: error: deadline must be positive, got -3000ms");
+        assertThat(CliRun.of("bench", "--model", "fashion", "--duration", "soon").err())
+                .contains("not a duration: 'soon'");
+        assertThat(server.inferCalls.get()).isZero();
+    }
+
+    @Test
     void theReportSaysWhyARunStoppedEarlyAndCountsBlockModeRefusalsAsFlagged() {
         LoadReport stopped = new LoadReport("closed", 2, 0, 65, 0.1, 2, 0, Map.of("INVALID_ARGUMENT", 2L),
                 Map.of("INVALID_ARGUMENT", "65 items, at most 64 per request"), 0, 0, Map.of("p50", Double.NaN,
