@@ -14,7 +14,8 @@ public final class CannedServerMain {
         int port = Integer.parseInt(list.get(list.indexOf("--port") + 1));
         CannedInferenceServer server = CannedInferenceServer.onPort(port);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close));
-        System.out.println("canned server on " + server.target());
+        // guard serve's ready line, which guard demo waits for
+        System.out.println("guard serve: gRPC on port " + port + ", canned server on " + server.target());
         server.awaitTermination();
     }
 }

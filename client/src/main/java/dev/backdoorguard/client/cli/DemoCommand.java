@@ -33,7 +33,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Start the server with the bundled demo model, send clean and badnets-triggered Fashion-MNIST",
-            "test images, show each answer and the guard's verdict, then stop the server (unless --keep-serving)."})
+            "test images, show each answer and the guard's verdict, then stop the server (unless --keep-serving).",
+            "Exit codes: 0 ok, 1 the server did not start or failed (its log is kept and named), 2 bad input "
+                    + "(incl. a --port or --metrics-port already in use)."})
 final class DemoCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -87,13 +89,18 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--server-command", paramLabel = "CMD",
             description = "Command that starts the server, split on spaces; --model-repository, --port and "
-                    + "--metrics-port are appended (default: $GUARD_HOME/bin/guard serve).")
+                    + "--metrics-port are appended, and it must print guard serve's 'gRPC on port N' once it "
+                    + "listens (default: $GUARD_HOME/bin/guard serve).")
     String serverCommand;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
         if (clean < 0 || triggered < 0 || clean + triggered == 0) {
             throw new IllegalArgumentException("--clean and --triggered must be >= 0 and not both 0");
+        }
+        if (startupTimeout.isNegative() || startupTimeout.isZero()) {
+            throw new IllegalArgumentException("--startup-timeout must be positive, got " + startupTimeout.toMillis()
+                    + "ms");
         }
         if (targetClass < 0 || targetClass > 9) {  // the demo's images are Fashion-MNIST's ten classes
             throw new IllegalArgumentException("--target-class must be a Fashion-MNIST class, 0..9, got " + targetClass);
@@ -105,6 +112,12 @@ final class DemoCommand implements Callable<Integer> {
                     + " (the demo bundle ships in $GUARD_HOME/demo/models; or pass --model-repository DIR)");
         }
         IdxImages data = IdxImages.testSet(dataDir);
+        if (port != 0) {
+            ServerProcess.requireFree(port, "--port");
+        }
+        if (metricsPort != 0) {
+            ServerProcess.requireFree(metricsPort, "--metrics-port");
+        }
         int grpcPort = port != 0 ? port : ServerProcess.freePort();
         int promPort = metricsPort != 0 ? metricsPort : ServerProcess.freePort();
         List<String> command = new ArrayList<>(serverCommand != null
@@ -129,22 +142,23 @@ final class DemoCommand implements Callable<Integer> {
         boolean succeeded = false;
         ClientConfig config = ClientConfig.plaintext(target).withMaxAttempts(1).withDeadline(Duration.ofSeconds(30));
         try (GuardClient client = GuardClient.connect(config)) {
-            server.awaitServing(config, startupTimeout);
+            server.awaitServing(config, grpcPort, startupTimeout);
             out.printf("Server SERVING at %s (pid %d)%n%n", target, server.pid());
             demo(client, data, out);
             out.printf("%nMetrics: http://127.0.0.1:%d/metrics%s%n", promPort,
                     keepServing ? "" : " (gone when the server stops below; --keep-serving keeps it up)");
             succeeded = true;
         } finally {
-            if (keepServing) {
+            if (keepServing && server.isAlive()) {
                 out.printf("The server keeps serving at %s (pid %d; stop it with: kill %d).%n", target, server.pid(),
                         server.pid());
             } else {
                 server.close();
-                out.println("Server stopped.");
-                if (succeeded && temporaryLog) {
-                    Files.deleteIfExists(log); // kept after a failure: the error message points to it
+                boolean keepLog = !temporaryLog || !succeeded && !server.logIsEmpty();
+                if (!keepLog) {
+                    Files.deleteIfExists(log); // kept after a failure when it says something: the error names it
                 }
+                out.println(succeeded || !keepLog ? "Server stopped." : "Server stopped; its log: " + log);
             }
             out.flush();
             try {
@@ -202,12 +216,12 @@ final class DemoCommand implements Callable<Integer> {
         for (int n = 0; n < indices.size(); n++) {
             ItemResult item = served.items().get(n);
             String otherAnswer = other == null ? "n/a" : String.format(Locale.ROOT, "%-12s  %s",
-                    other.items().get(n).labelText(), other.items().get(n).flagged() ? "FLAGGED" : "ok");
+                    other.items().get(n).labelText(), Verdict.of(other.items().get(n)));
             out.printf(format, "#" + indices.get(n), marks.get(n) ? "badnets" : "clean",
                     names.get(data.label(indices.get(n))), item.labelText(),
                     String.format(Locale.ROOT, "%.3f", item.probability()),
                     item.score().map(s -> String.format(Locale.ROOT, "%.3f", s)).orElse("n/a"),
-                    item.flagged() ? "FLAGGED" : "ok", otherAnswer);
+                    Verdict.of(item), otherAnswer);
         }
         if (other == null) {
             out.println("Backdoored model: " + otherNote);

@@ -7,6 +7,7 @@ import dev.backdoorguard.client.HealthStatus;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,30 +41,73 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /**
-     * Polls grpc.health.v1 until SERVING; fails if the process exits or the timeout passes. Each poll uses a fresh
+     * Refuses a port something already listens on (binding it is the test: on Linux a wildcard bind conflicts with
+     * a listener on any address). Checked before the child starts: it would fail to bind and exit, while the other
+     * server went on answering health checks on that port.
+     */
+    static void requireFree(int port, String option) {
+        try (ServerSocket socket = new ServerSocket(port)) {
+            socket.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalArgumentException(option + " " + port + " is already in use (" + e.getMessage()
+                    + "); pass another port, or leave " + option + " out for a free one");
+        }
+    }
+
+    /**
+     * Polls grpc.health.v1 until SERVING on {@code port}, counting that answer only once the child's log says it
+     * listens there (guard serve prints "gRPC on port N" when it has bound the port): another process on the port
+     * must not pass for the child. Fails if the process exits or the timeout passes. Each poll uses a fresh
      * channel: a channel that saw refused connections backs off its reconnects (up to minutes), which would delay
      * noticing a server that became ready.
      */
-    void awaitServing(ClientConfig config, Duration timeout) throws InterruptedException {
+    void awaitServing(ClientConfig config, int port, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
+        String ready = "gRPC on port " + port;
+        boolean answered = false;
         while (true) {
             if (!process.isAlive()) {
                 throw new ServerProcessException("the server exited with code " + process.exitValue()
-                        + " before it was ready; last log lines:\n" + tail(12));
+                        + " before it was ready on port " + port + "; " + logPointer());
             }
             try (GuardClient client = GuardClient.connect(config.withMaxAttempts(1)
                     .withDeadline(Duration.ofSeconds(5)))) {
-                if (client.health("") == HealthStatus.SERVING) {
+                answered = client.health("") == HealthStatus.SERVING;
+                if (answered && logContains(ready)) {
                     return;
                 }
             } catch (GuardClientException e) {
                 // not listening yet: keep polling
             }
             if (System.nanoTime() > deadline) {
-                throw new ServerProcessException("the server was not SERVING after " + timeout.toSeconds()
-                        + " s; last log lines:\n" + tail(12));
+                throw new ServerProcessException(answered
+                        ? "something answers on port " + port + ", but the server started here has not said '"
+                                + ready + "' after " + timeout.toSeconds() + " s; " + logPointer()
+                        : "the server was not SERVING on port " + port + " after " + timeout.toSeconds() + " s; "
+                                + logPointer());
             }
             Thread.sleep(250);
+        }
+    }
+
+    /** Where to look for the reason, for an error message: the log, unless the child wrote nothing. */
+    String logPointer() {
+        return logIsEmpty() ? "it wrote no output" : "see its log " + log;
+    }
+
+    boolean logIsEmpty() {
+        try {
+            return Files.size(log) == 0;
+        } catch (IOException e) {
+            return false; // unreadable now: name it anyway
+        }
+    }
+
+    private boolean logContains(String text) {
+        try {
+            return Files.readString(log, StandardCharsets.ISO_8859_1).contains(text);
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -77,15 +121,6 @@ final class ServerProcess implements AutoCloseable {
 
     boolean isAlive() {
         return process.isAlive();
-    }
-
-    String tail(int lines) {
-        try {
-            List<String> all = Files.readAllLines(log);
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(log unreadable: " + e.getMessage() + ")";
-        }
     }
 
     /** SIGTERM, so the server drains and exits cleanly; SIGKILL if it has not exited after 30 s. */

@@ -1,12 +1,18 @@
 package dev.backdoorguard.client.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.backdoorguard.client.CannedInferenceServer;
 import dev.backdoorguard.client.CannedServerMain;
+import dev.backdoorguard.client.ClientConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -72,6 +78,74 @@ class DemoCommandTest {
         CliRun badTarget = CliRun.of("demo", "--target-class", "12", "--model-repository", repository.toString());
         assertThat(badTarget.exitCode()).isEqualTo(2);
         assertThat(badTarget.err()).contains("--target-class must be a Fashion-MNIST class, 0..9, got 12");
+    }
+
+    @Test
+    void aPortInUseIsAOneLineErrorAndAnotherServersAnswersAreNotShownAsTheDemos() throws IOException {
+        try (CannedInferenceServer other = CannedInferenceServer.plaintext()) {
+            String port = other.target().substring(other.target().lastIndexOf(':') + 1);
+            CliRun run = CliRun.of("demo", "--server-log", logs.resolve("busy.log").toString(), "--server-command",
+                    cannedServer(), "--model-repository", repository.toString(), "--port", port);
+
+            assertThat(run.exitCode()).as(run.out()).isEqualTo(2);
+            assertThat(run.err().lines().toList()).hasSize(1);
+            assertThat(run.err()).startsWith("guard demo: error: --port " + port + " is already in use");
+            assertThat(run.out()).doesNotContain("SERVING").doesNotContain("#0");
+            assertThat(other.inferCalls.get()).isZero();
+        }
+    }
+
+    @Test
+    void aServerOnThePortThatIsNotTheChildDoesNotPassForIt() throws IOException, InterruptedException {
+        try (CannedInferenceServer other = CannedInferenceServer.plaintext()) {
+            int port = Integer.parseInt(other.target().substring(other.target().lastIndexOf(':') + 1));
+            // A child that never binds: as one that lost the port to another process after the demo checked it.
+            ServerProcess child = ServerProcess.start(List.of("sleep", "30"), logs.resolve("sleep.log"));
+            try {
+                assertThatThrownBy(() -> child.awaitServing(ClientConfig.plaintext(other.target()), port,
+                        Duration.ofSeconds(1)))
+                        .isInstanceOf(ServerProcessException.class)
+                        .hasMessage("something answers on port " + port + ", but the server started here has not"
+                                + " said 'gRPC on port " + port + "' after 1 s; it wrote no output");
+            } finally {
+                child.close();
+            }
+        }
+    }
+
+    @Test
+    void aChildThatDiesIsOneLineNamingThePortAndItsLogWhichIsKeptOnlyWhenItSaysSomething() throws IOException {
+        Path script = logs.resolve("dies.sh");
+        Files.writeString(script, "#!/bin/sh\necho 'cannot bind the port'\nexit 3\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        CliRun dies = CliRun.of("demo", "--server-command", script.toString(), "--model-repository",
+                repository.toString());
+
+        assertThat(dies.exitCode()).isEqualTo(1);
+        assertThat(dies.err().lines().toList()).hasSize(1);
+        Path log = logOf(dies);
+        try {
+            assertThat(dies.err().strip()).matches("guard demo: the server exited with code 3 before it was ready"
+                    + " on port \\d+; see its log " + Pattern.quote(log.toString()));
+            assertThat(log).content().contains("cannot bind the port");
+            assertThat(dies.out()).contains("Server stopped; its log: " + log);
+        } finally {
+            Files.deleteIfExists(log); // a temporary file outside @TempDir
+        }
+
+        CliRun silent = CliRun.of("demo", "--server-command", "false", "--model-repository", repository.toString());
+        assertThat(silent.exitCode()).isEqualTo(1);
+        assertThat(silent.err().strip()).matches("guard demo: the server exited with code 1 before it was ready on"
+                + " port \\d+; it wrote no output");
+        assertThat(logOf(silent)).doesNotExist();
+        assertThat(silent.out()).contains("Server stopped.");
+    }
+
+    /** The server log the demo announced ("(log: FILE)"). */
+    private static Path logOf(CliRun run) {
+        Matcher m = Pattern.compile("\\(log: (\\S+)\\)").matcher(run.out());
+        assertThat(m.find()).as(run.out()).isTrue();
+        return Path.of(m.group(1));
     }
 
     private static boolean accepts(int port) {

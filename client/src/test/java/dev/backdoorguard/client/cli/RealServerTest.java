@@ -77,7 +77,7 @@ class RealServerTest {
         server = ServerProcess.start(command, dir.resolve("server.log"));
         target = "127.0.0.1:" + port;
         ClientConfig config = ClientConfig.plaintext(target).withDeadline(Duration.ofSeconds(60));
-        server.awaitServing(config, Duration.ofMinutes(3));
+        server.awaitServing(config, port, Duration.ofMinutes(3));
         client = GuardClient.connect(config);
         test = IdxImages.testSet(Path.of("/usr/share/datasets/fashion-mnist"));
     }
