@@ -175,7 +175,8 @@ class RealServerTest {
         CliRun predict = CliRun.of("predict", "--target", target, "--model", "fashion-mnist", "--labels",
                 "fashion-mnist", png.toString());
         assertThat(predict.exitCode()).as(predict.err()).isZero();
-        assertThat(predict.out().strip()).matches(".*cli\\.png\\s+\\S.*\\s+p=\\d\\.\\d{4}\\s+score=n/a\\s+ok");
+        // The served bundle has no detector: no score, and the verdict must not claim a check ("ok").
+        assertThat(predict.out().strip()).matches(".*cli\\.png\\s+\\S.*\\s+p=\\d\\.\\d{4}\\s+score=n/a\\s+unguarded");
 
         CliRun bench = CliRun.of("bench", "--target", target, "--model", "fashion-mnist", "--requests", "24",
                 "--concurrency", "2", "--batch", "4", "--json");
