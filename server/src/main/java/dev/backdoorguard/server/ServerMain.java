@@ -235,9 +235,16 @@ public final class ServerMain implements Callable<Integer> {
                 + (server.metricsPort() >= 0 ? ", metrics on http://" + config.urlHost() + ":" + server.metricsPort()
                         + "/metrics" : "")
                 + (server.healthPort() >= 0 ? ", plaintext health on port " + server.healthPort() : "")
-                + ", models " + server.models().knownNames() + (config.tls() ? " (TLS)" : ""));
+                + ", models " + modelList(server.models()) + (config.tls() ? " (TLS)" : ""));
         server.awaitTermination();
         return 0;
+    }
+
+    /** The served models for the start-up line, each one without a detector marked as unguarded. */
+    static String modelList(ModelRepository models) {
+        return models.served().stream()
+                .map(m -> m.guard().hasDetector() ? m.name() : m.name() + " (unguarded: no detector)")
+                .toList().toString();
     }
 
     /** The token in {@code --token-file}, refused when unreadable or empty (which would leave the RPCs open). */

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.backdoorguard.core.guard.InvalidInputException;
+import dev.backdoorguard.server.repository.ModelLoader;
+import dev.backdoorguard.server.repository.ModelRepository;
+import dev.backdoorguard.server.repository.RecordingGuard;
+import dev.backdoorguard.server.repository.RepositoryListener;
 import dev.backdoorguard.server.rpc.GuardMode;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -106,6 +110,19 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "198.51.100.77"), home))
                 .hasMessage("--bind-address 198.51.100.77 is not an address of this machine");
         assertThat(ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::1"), home).urlHost()).isEqualTo("[::1]");
+    }
+
+    @Test
+    void theStartLineMarksEveryModelServedWithoutADetector() throws Exception {
+        Files.createDirectories(home.resolve("guarded/1"));
+        Files.createDirectories(home.resolve("plain/1"));
+        ModelLoader loader = dir -> dir.getParent().getFileName().toString().equals("guarded")
+                ? new TestServers.FlaggingGuard(new RecordingGuard(dir), Duration.ZERO)
+                : new RecordingGuard(dir);
+        try (ModelRepository models = ModelRepository.ofDirectory(home, loader, RepositoryListener.none())) {
+            models.loadAll();
+            assertThat(ServerMain.modelList(models)).isEqualTo("[guarded, plain (unguarded: no detector)]");
+        }
     }
 
     private static Map<String, String> with(Map<String, String> base, String key, String value) {

@@ -154,7 +154,12 @@ public final class ModelRepository implements AutoCloseable {
                 }
                 old.current().retire();
             }
-            logger.info("model {} version {} is ready", name, version);
+            if (guard.hasDetector()) {
+                logger.info("model {} version {} is ready", name, version);
+            } else {
+                // Served, but every request passes unchecked: an operator must see that, not infer it.
+                logger.warn("model {} version {} is ready (no detector: the guard is off for it)", name, version);
+            }
             listener.changed();
             return fresh;
         }

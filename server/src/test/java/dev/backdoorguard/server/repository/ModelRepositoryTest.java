@@ -3,7 +3,10 @@ package dev.backdoorguard.server.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -108,5 +111,23 @@ class ModelRepositoryTest {
         try (ModelRepository nothingLoaded = ModelRepository.ofDirectory(repo, loader, RepositoryListener.none())) {
             assertThat(nothingLoaded.allReady()).as("no model known yet").isFalse();
         }
+    }
+
+    @Test
+    void aModelServedWithoutADetectorIsLoggedAsAWarningThatItsGuardIsOff() throws IOException {
+        Path bundle = Files.createDirectories(repo.resolve("p1"));
+        // slf4j-simple writes to whatever System.err is at the time of the call.
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try (ModelRepository models = ModelRepository.ofBundle(bundle, null, RecordingGuard::new,
+                RepositoryListener.none())) {
+            models.loadAll();
+        } finally {
+            System.setErr(stderr);
+        }
+        assertThat(captured.toString(StandardCharsets.UTF_8))
+                .contains("WARN")
+                .contains("model p1 version 1 is ready (no detector: the guard is off for it)");
     }
 }
