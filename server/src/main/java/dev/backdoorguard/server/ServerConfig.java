@@ -10,7 +10,7 @@ import java.util.Objects;
 
 /**
  * Server settings; immutable and validated on construction. Every setting has a {@code GUARD_*}
- * environment variable; {@code guard serve} flags override them (see {@link ServerMain}).
+ * environment variable; {@code guard serve} flags override them (see {@link Settings}).
  *
  * @param modelRepository a {@code <repo>/<model>/<version>/} tree, or null when {@code model} is set
  * @param model           one bundle directory to serve, or null
@@ -77,8 +77,8 @@ public record ServerConfig(
         checkPort(metricsPort, "--metrics-port", true);
         checkPort(healthPort, "--health-port", true);
         if (model != null && modelRepository != null) {
-            throw new IllegalArgumentException("give either a model (--model or GUARD_MODEL) or a model repository"
-                    + " (--model-repository or GUARD_MODEL_REPOSITORY), not both");
+            throw new IllegalArgumentException("give either a model (--model) or a model repository"
+                    + " (--model-repository), not both");
         }
         if (model == null && modelRepository == null) {
             throw new IllegalArgumentException("no model: give --model DIR or --model-repository DIR");
@@ -149,11 +149,16 @@ public record ServerConfig(
     }
 
     /**
-     * Reads settings keyed by their environment variable names ({@code System.getenv()} merged with
-     * flags by {@link ServerMain}; a plain map in tests). With neither {@code GUARD_MODEL} nor
-     * {@code GUARD_MODEL_REPOSITORY}, serves the demo repository {@code <guardHome>/demo/models}.
+     * Reads settings from the environment only, keyed by variable name (a plain map in tests). With neither
+     * {@code GUARD_MODEL} nor {@code GUARD_MODEL_REPOSITORY}, serves the demo repository
+     * {@code <guardHome>/demo/models}.
      */
-    public static ServerConfig from(Map<String, String> settings, Path guardHome) {
+    public static ServerConfig from(Map<String, String> environment, Path guardHome) {
+        return from(Settings.environment(environment), guardHome);
+    }
+
+    /** As {@link #from(Map, Path)}, with flags over the environment; errors name where a bad value came from. */
+    static ServerConfig from(Settings settings, Path guardHome) {
         Path repository = path(settings, "GUARD_MODEL_REPOSITORY");
         Path model = path(settings, "GUARD_MODEL");
         if (repository == null && model == null) {
@@ -163,29 +168,35 @@ public record ServerConfig(
                         + repository + " does not exist");
             }
         }
-        return new ServerConfig(
-                integer(settings, "GUARD_PORT"),
-                integer(settings, "GUARD_METRICS_PORT"),
-                repository,
-                model,
-                blankToNull(settings.get("GUARD_MODEL_NAME")),
-                integer(settings, "GUARD_WORKERS"),
-                integer(settings, "GUARD_MAX_BATCH"),
-                Duration.ofMillis(integer(settings, "GUARD_MAX_BATCH_DELAY_MS")),
-                integer(settings, "GUARD_QUEUE_CAPACITY"),
-                integer(settings, "GUARD_MAX_ITEMS"),
-                integer(settings, "GUARD_MAX_MESSAGE_BYTES"),
-                Duration.ofSeconds(integer(settings, "GUARD_DRAIN_SECONDS")),
-                GuardMode.parse(value(settings, "GUARD_MODE"), "GUARD_MODE (--guard-mode)"),
-                path(settings, "GUARD_TLS_CERT"),
-                path(settings, "GUARD_TLS_KEY"),
-                path(settings, "GUARD_TLS_CLIENT_CA"),
-                settings.get("GUARD_TOKEN"),
-                integer(settings, "GUARD_TORCH_THREADS"),
-                integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
-                integer(settings, "GUARD_HEALTH_PORT"),
-                Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")),
-                value(settings, "GUARD_BIND_ADDRESS"));
+        try {
+            return new ServerConfig(
+                    integer(settings, "GUARD_PORT"),
+                    integer(settings, "GUARD_METRICS_PORT"),
+                    repository,
+                    model,
+                    settings.get("GUARD_MODEL_NAME"),
+                    integer(settings, "GUARD_WORKERS"),
+                    integer(settings, "GUARD_MAX_BATCH"),
+                    Duration.ofMillis(integer(settings, "GUARD_MAX_BATCH_DELAY_MS")),
+                    integer(settings, "GUARD_QUEUE_CAPACITY"),
+                    integer(settings, "GUARD_MAX_ITEMS"),
+                    integer(settings, "GUARD_MAX_MESSAGE_BYTES"),
+                    Duration.ofSeconds(integer(settings, "GUARD_DRAIN_SECONDS")),
+                    GuardMode.parse(value(settings, "GUARD_MODE"), settings.name("GUARD_MODE")),
+                    path(settings, "GUARD_TLS_CERT"),
+                    path(settings, "GUARD_TLS_KEY"),
+                    path(settings, "GUARD_TLS_CLIENT_CA"),
+                    settings.raw("GUARD_TOKEN"),
+                    integer(settings, "GUARD_TORCH_THREADS"),
+                    integer(settings, "GUARD_TORCH_INTEROP_THREADS"),
+                    integer(settings, "GUARD_HEALTH_PORT"),
+                    Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")),
+                    value(settings, "GUARD_BIND_ADDRESS"));
+        } catch (IllegalArgumentException e) {
+            // The constructor names settings by flag; the user may have set the variable instead.
+            String named = settings.inTermsOfSources(e.getMessage());
+            throw named.equals(e.getMessage()) ? e : new IllegalArgumentException(named, e);
+        }
     }
 
     /** The batcher's part of the settings. */
@@ -208,23 +219,18 @@ public record ServerConfig(
         return tlsCert != null;
     }
 
-    private static String value(Map<String, String> settings, String key) {
-        String v = blankToNull(settings.get(key));
+    private static String value(Settings settings, String key) {
+        String v = settings.get(key);
         return v != null ? v : DEFAULTS.get(key);
     }
 
-    private static int integer(Map<String, String> settings, String key) {
+    private static int integer(Settings settings, String key) {
         String v = value(settings, key);
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException | NullPointerException e) {
-            throw new IllegalArgumentException(flagOf(key) + " (env " + key + "): expected an integer, got '" + v + "'");
+            throw new IllegalArgumentException(settings.name(key) + ": expected an integer, got '" + v + "'");
         }
-    }
-
-    /** The {@code guard serve} flag of an integer setting: GUARD_MAX_BATCH_DELAY_MS is --max-batch-delay-ms. */
-    private static String flagOf(String key) {
-        return "--" + key.substring("GUARD_".length()).toLowerCase(java.util.Locale.ROOT).replace('_', '-');
     }
 
     private static void readable(Path file, String flag) {
@@ -234,13 +240,9 @@ public record ServerConfig(
         }
     }
 
-    private static Path path(Map<String, String> settings, String key) {
-        String v = blankToNull(settings.get(key));
+    private static Path path(Settings settings, String key) {
+        String v = settings.get(key);
         return v == null ? null : Path.of(v);
-    }
-
-    private static String blankToNull(String v) {
-        return v == null || v.isBlank() ? null : v;
     }
 
     private static void positive(int value, String what) {

@@ -47,7 +47,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code guard serve}: the only composition root of the server. Every flag has a {@code GUARD_*}
- * environment variable; a flag wins over its variable, which wins over the default.
+ * environment variable; a flag wins over its variable, which wins over the default. {@code --model} and
+ * {@code --model-repository} also win over the other one's variable (see {@link Settings}).
  */
 @Command(name = "guard serve", mixinStandardHelpOptions = true, versionProvider = ServerMain.Version.class,
         sortOptions = false, usageHelpAutoWidth = true,
@@ -57,7 +58,8 @@ import picocli.CommandLine.Option;
             "Without --model or --model-repository, serves the demo repository $GUARD_HOME/demo/models."})
 public final class ServerMain implements Callable<Integer> {
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Serve one bundle directory (env GUARD_MODEL).")
+    @Option(names = "--model", paramLabel = "DIR", description = "Serve one bundle directory (env GUARD_MODEL;"
+            + " the flag wins over GUARD_MODEL_REPOSITORY).")
     String model;
 
     @Option(names = "--model-name", paramLabel = "NAME",
@@ -67,7 +69,7 @@ public final class ServerMain implements Callable<Integer> {
 
     @Option(names = "--model-repository", paramLabel = "DIR",
             description = "Serve <DIR>/<model>/<version>/ bundles, the highest version of each"
-                    + " (env GUARD_MODEL_REPOSITORY).")
+                    + " (env GUARD_MODEL_REPOSITORY; the flag wins over GUARD_MODEL).")
     String modelRepository;
 
     @Option(names = "--port", paramLabel = "PORT",
@@ -191,33 +193,33 @@ public final class ServerMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> settings = new HashMap<>(System.getenv());
-        put(settings, "GUARD_MODEL", model);
-        put(settings, "GUARD_MODEL_NAME", modelName);
-        put(settings, "GUARD_MODEL_REPOSITORY", modelRepository);
-        put(settings, "GUARD_PORT", port);
-        put(settings, "GUARD_METRICS_PORT", metricsPort);
-        put(settings, "GUARD_HEALTH_PORT", healthPort);
-        put(settings, "GUARD_MODE", guardMode);
-        put(settings, "GUARD_WORKERS", workers);
-        put(settings, "GUARD_MAX_BATCH", maxBatch);
-        put(settings, "GUARD_MAX_BATCH_DELAY_MS", maxBatchDelay);
-        put(settings, "GUARD_QUEUE_CAPACITY", queueCapacity);
-        put(settings, "GUARD_MAX_ITEMS", maxItems);
-        put(settings, "GUARD_MAX_MESSAGE_BYTES", maxMessageBytes);
-        put(settings, "GUARD_DRAIN_SECONDS", drainSeconds);
-        put(settings, "GUARD_TLS_CERT", tlsCert);
-        put(settings, "GUARD_TLS_KEY", tlsKey);
-        put(settings, "GUARD_TLS_CLIENT_CA", tlsClientCa);
-        put(settings, "GUARD_TORCH_THREADS", torchThreads);
-        put(settings, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
-        put(settings, "GUARD_WATCH_INTERVAL_MS", watchInterval);
-        put(settings, "GUARD_BIND_ADDRESS", bindAddress);
+        Map<String, String> flags = new HashMap<>();
+        put(flags, "GUARD_MODEL", model);
+        put(flags, "GUARD_MODEL_NAME", modelName);
+        put(flags, "GUARD_MODEL_REPOSITORY", modelRepository);
+        put(flags, "GUARD_PORT", port);
+        put(flags, "GUARD_METRICS_PORT", metricsPort);
+        put(flags, "GUARD_HEALTH_PORT", healthPort);
+        put(flags, "GUARD_MODE", guardMode);
+        put(flags, "GUARD_WORKERS", workers);
+        put(flags, "GUARD_MAX_BATCH", maxBatch);
+        put(flags, "GUARD_MAX_BATCH_DELAY_MS", maxBatchDelay);
+        put(flags, "GUARD_QUEUE_CAPACITY", queueCapacity);
+        put(flags, "GUARD_MAX_ITEMS", maxItems);
+        put(flags, "GUARD_MAX_MESSAGE_BYTES", maxMessageBytes);
+        put(flags, "GUARD_DRAIN_SECONDS", drainSeconds);
+        put(flags, "GUARD_TLS_CERT", tlsCert);
+        put(flags, "GUARD_TLS_KEY", tlsKey);
+        put(flags, "GUARD_TLS_CLIENT_CA", tlsClientCa);
+        put(flags, "GUARD_TORCH_THREADS", torchThreads);
+        put(flags, "GUARD_TORCH_INTEROP_THREADS", torchInteropThreads);
+        put(flags, "GUARD_WATCH_INTERVAL_MS", watchInterval);
+        put(flags, "GUARD_BIND_ADDRESS", bindAddress);
         if (tokenFile != null) {
-            settings.put("GUARD_TOKEN", readToken(Path.of(tokenFile)));
+            flags.put("GUARD_TOKEN", readToken(Path.of(tokenFile)));
         }
         Path home = Path.of(System.getProperty("guard.home", System.getProperty("user.dir")));
-        ServerConfig config = ServerConfig.from(settings, home);
+        ServerConfig config = ServerConfig.from(new Settings(System.getenv(), flags), home);
 
         // Intra-op threads shared evenly by the workers, one inter-op thread: each batch is one
         // eager forward pass, and concurrent workers already use the cores. DJL reads these when the

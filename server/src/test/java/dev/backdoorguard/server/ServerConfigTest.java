@@ -63,7 +63,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "x"), home))
                 .hasMessageContaining("GUARD_PORT").hasMessageContaining("'x'");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_PORT", "70000"), home))
-                .hasMessageContaining("--port out of range");
+                .hasMessageContaining("GUARD_PORT out of range");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODE", "loud"), home))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("off|flag|block");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_TLS_CERT", "/c"), home))
@@ -71,7 +71,7 @@ class ServerConfigTest {
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MODEL_REPOSITORY", "/r"), home))
                 .hasMessageContaining("not both");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_WORKERS", "0"), home))
-                .hasMessageContaining("--workers must be >= 1");
+                .hasMessage("GUARD_WORKERS must be >= 1, got 0");
     }
 
     @Test
@@ -89,27 +89,69 @@ class ServerConfigTest {
     }
 
     @Test
-    void badValuesNameTheFlagAsWellAsTheVariable() {
+    void badValuesFromTheEnvironmentNameTheirVariable() {
         Map<String, String> model = Map.of("GUARD_MODEL", "/b");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_WORKERS", "two"), home))
-                .hasMessage("--workers (env GUARD_WORKERS): expected an integer, got 'two'");
+                .hasMessage("GUARD_WORKERS: expected an integer, got 'two'");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "-1"), home))
-                .hasMessageContaining("--max-batch-delay-ms must not be negative");
+                .hasMessageContaining("GUARD_MAX_BATCH_DELAY_MS must not be negative");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "2000"), home))
-                .hasMessageContaining("--max-batch-delay-ms must be at most 1000").hasMessageContaining("got 2000");
+                .hasMessageContaining("GUARD_MAX_BATCH_DELAY_MS must be at most 1000").hasMessageContaining("got 2000");
         assertThat(ServerConfig.from(with(model, "GUARD_MAX_BATCH_DELAY_MS", "1000"), home).batcher().maxDelay())
                 .hasSeconds(1);
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_DRAIN_SECONDS", "-3"), home))
-                .hasMessageContaining("--drain-seconds must not be negative");
+                .hasMessageContaining("GUARD_DRAIN_SECONDS must not be negative");
         Map<String, String> tls = with(with(model, "GUARD_TLS_CERT", home.resolve("cert.pem").toString()),
                 "GUARD_TLS_KEY", home.resolve("key.pem").toString());
         assertThatThrownBy(() -> ServerConfig.from(tls, home))
-                .hasMessage("--tls-cert " + home.resolve("cert.pem") + ": no such file");
+                .hasMessage("GUARD_TLS_CERT " + home.resolve("cert.pem") + ": no such file");
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::zz"), home))
-                .hasMessage("--bind-address ::zz: unknown host"); // an invalid IPv6 literal: refused without a DNS query
+                .hasMessage("GUARD_BIND_ADDRESS ::zz: unknown host"); // an invalid IPv6 literal: refused without a DNS query
         assertThatThrownBy(() -> ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "198.51.100.77"), home))
-                .hasMessage("--bind-address 198.51.100.77 is not an address of this machine");
+                .hasMessage("GUARD_BIND_ADDRESS 198.51.100.77 is not an address of this machine");
         assertThat(ServerConfig.from(with(model, "GUARD_BIND_ADDRESS", "::1"), home).urlHost()).isEqualTo("[::1]");
+    }
+
+    @Test
+    void aFlagOfEitherHalfOfWhatToServeWinsOverTheEnvironmentsOtherHalf() {
+        Map<String, String> container = Map.of("GUARD_MODEL_REPOSITORY", "/models", "GUARD_WATCH_INTERVAL_MS", "500");
+        ServerConfig model = ServerConfig.from(new Settings(container, Map.of("GUARD_MODEL", "/b")), home);
+        assertThat(model.model()).isEqualTo(Path.of("/b"));
+        assertThat(model.modelRepository()).isNull();
+        assertThat(model.watchInterval()).isZero();
+
+        Map<String, String> oneBundle = Map.of("GUARD_MODEL", "/b", "GUARD_MODEL_NAME", "fm");
+        ServerConfig repository = ServerConfig.from(
+                new Settings(oneBundle, Map.of("GUARD_MODEL_REPOSITORY", "/models")), home);
+        assertThat(repository.modelRepository()).isEqualTo(Path.of("/models"));
+        assertThat(repository.model()).isNull();
+        assertThat(repository.modelName()).isNull();
+
+        assertThatThrownBy(() -> ServerConfig.from(new Settings(Map.of(),
+                Map.of("GUARD_MODEL", "/b", "GUARD_MODEL_REPOSITORY", "/models")), home))
+                .hasMessage("give either a model (--model) or a model repository (--model-repository), not both");
+        assertThatThrownBy(() -> ServerConfig.from(
+                Settings.environment(Map.of("GUARD_MODEL", "/b", "GUARD_MODEL_REPOSITORY", "/models")), home))
+                .hasMessage("give either a model (GUARD_MODEL) or a model repository (GUARD_MODEL_REPOSITORY),"
+                        + " not both");
+    }
+
+    @Test
+    void badValuesFromFlagsNameTheFlagFirstAndAFlagWinsOverItsVariable() {
+        Map<String, String> env = Map.of("GUARD_MODEL", "/b", "GUARD_WORKERS", "0", "GUARD_MODE", "loud");
+        assertThatThrownBy(() -> ServerConfig.from(new Settings(env, Map.of("GUARD_MODE", "bogus")), home))
+                .hasMessage("--guard-mode: expected off|flag|block, got 'bogus'");
+        assertThatThrownBy(() -> ServerConfig.from(new Settings(env, Map.of("GUARD_MODE", "off")), home))
+                .hasMessage("GUARD_WORKERS must be >= 1, got 0");
+        assertThatThrownBy(() -> ServerConfig.from(Settings.environment(env), home))
+                .hasMessage("GUARD_MODE: expected off|flag|block, got 'loud'");
+        Map<String, String> flags = Map.of("GUARD_MODE", "off", "GUARD_WORKERS", "-2", "GUARD_PORT", "x");
+        assertThatThrownBy(() -> ServerConfig.from(new Settings(env, flags), home))
+                .hasMessage("--port: expected an integer, got 'x'");
+        assertThatThrownBy(() -> ServerConfig.from(new Settings(env, with(flags, "GUARD_PORT", "0")), home))
+                .hasMessage("--workers must be >= 1, got -2");
+        assertThat(ServerConfig.from(new Settings(env, Map.of("GUARD_MODE", "off", "GUARD_WORKERS", "3")), home)
+                .workers()).isEqualTo(3);
     }
 
     @Test
