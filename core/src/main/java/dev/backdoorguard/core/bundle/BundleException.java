@@ -1,6 +1,7 @@
 package dev.backdoorguard.core.bundle;
 
 import java.io.IOException;
+import java.util.regex.Pattern;
 
 /** A model bundle (or a file in it) is missing, corrupt or does not match its declared contract. */
 public final class BundleException extends IOException {
@@ -15,6 +16,14 @@ public final class BundleException extends IOException {
     }
 
     /**
+     * Where Jackson quotes a location inside its own message (e.g. an unclosed object's "start marker at
+     * [Source: REDACTED (...); line: 1, column: 1]"): the source part says nothing to a user.
+     */
+    private static final Pattern QUOTED_LOCATION =
+            Pattern.compile("\\[Source: [^\\]]*?; line: (\\d+), column: (\\d+)\\]");
+    private static final Pattern QUOTED_SOURCE = Pattern.compile(" ?(at )?\\[Source: [^\\]]*\\]");
+
+    /**
      * {@code what} (e.g. "path: not valid JSON") followed by the parser's problem and where it is, without
      * Jackson's "[Source: REDACTED ...]" noise.
      */
@@ -27,6 +36,11 @@ public final class BundleException extends IOException {
                         + ")";
             }
         }
-        return new BundleException(what + ": " + problem, e);
+        return new BundleException(what + ": " + withoutSource(problem), e);
+    }
+
+    private static String withoutSource(String problem) {
+        String located = QUOTED_LOCATION.matcher(String.valueOf(problem)).replaceAll("line $1, column $2");
+        return QUOTED_SOURCE.matcher(located).replaceAll("");
     }
 }

@@ -102,6 +102,19 @@ class BundleTest {
         assertThatThrownBy(() -> SafeTensors.read(f)).hasMessageContaining("unsupported dtype 'Q4'");
         writeRaw(f, "not json at all", new byte[0]);
         assertThatThrownBy(() -> SafeTensors.read(f)).hasMessageContaining("not valid JSON");
+        writeRaw(f, "{\"w\":{\"dtype\":\"F32\"", new byte[0]);
+        assertThatThrownBy(() -> SafeTensors.read(f)).hasMessageContaining("not valid JSON")
+                .hasMessageContaining("(start marker at line 1, column 6)").hasMessageNotContaining("Source");
+    }
+
+    @Test
+    void anUnclosedDetectorJsonIsExplainedWithoutTheParsersSourceNoise() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("d"));
+        Files.writeString(dir.resolve("detector.json"), "{\"classes\": [");
+        assertThatThrownBy(() -> dev.backdoorguard.core.detect.DetectorArtifact.read(dir))
+                .hasMessageContaining("detector.json: not valid JSON: Unexpected end-of-input: expected close marker"
+                        + " for Array (start marker at line 1, column 13)")
+                .hasMessageNotContaining("Source");
     }
 
     @Test
@@ -156,6 +169,10 @@ class BundleTest {
         Files.writeString(json, "{ broken");
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("not valid JSON")
                 .hasMessageContaining("(line 1, column").hasMessageNotContaining("REDACTED");
+        Files.writeString(json, "{\n");  // Jackson quotes the object's start inside its own message
+        assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageEndingWith("model.json: not valid JSON:"
+                + " Unexpected end-of-input: expected close marker for Object (start marker at line 1, column 1)"
+                + " (line 2, column 1)");
         Files.delete(json);
         assertThatThrownBy(() -> Classifier.load(dir, registry)).hasMessageContaining("model.json: missing");
         assertThatThrownBy(() -> Classifier.load(tmp.resolve("nope"), registry))

@@ -157,8 +157,10 @@ class DhbeCommandTest {
                 "--batch-size", "16", "--resume", "--checkpoint-dir", ckpt.toString())),
                 "was written with other settings: batch_size 8 -> 16");
         Files.writeString(ckpt.resolve("checkpoint.json"), "{\"format\": \"dhbe-checkpoint-1\", \"config\": ");
-        assertError(run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "4",
-                "--resume", "--checkpoint-dir", ckpt.toString())), "--resume: corrupt checkpoint");
+        Run corrupt = run(args(new String[] {"purify", "dhbe", "--model", m, "--out", o}, "--iterations", "4",
+                "--resume", "--checkpoint-dir", ckpt.toString()));
+        assertError(corrupt, "--resume: corrupt checkpoint");
+        assertThat(corrupt.err()).contains("(line 1, column").doesNotContain("Source");
         // --checkpoint-dir replaces its directory as a whole: never one holding anything else, nor the bundles
         Path victim = Files.createDirectories(tmp.resolve("victim"));
         Files.writeString(victim.resolve("notes.txt"), "keep me");

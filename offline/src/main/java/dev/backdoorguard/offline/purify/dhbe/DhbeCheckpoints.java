@@ -116,7 +116,7 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         try {
             metadata = JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
+            throw BundleException.invalidJson("--resume: corrupt checkpoint " + file, e);
         }
         if (!hasOurFormat(metadata)) {
             throw new BundleException("--resume: " + file + " is not a DHBE checkpoint");
@@ -177,7 +177,9 @@ public record DhbeCheckpoints(Path dir, int every, boolean resume) {
         } catch (BundleException e) {
             throw e.getMessage().startsWith("--resume") ? e
                     : new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            throw BundleException.invalidJson("--resume: corrupt checkpoint " + file, e);
+        } catch (RuntimeException e) {
             throw new BundleException("--resume: corrupt checkpoint " + file + ": " + firstLine(e));
         }
     }
