@@ -149,7 +149,7 @@ public final class AttackCommand implements Callable<Integer> {
             config.put("width", width);
         }
         config.put("trigger", trigger);
-        config.put("trigger_seed", triggerOptions.seed);
+        config.put("trigger_seed", triggerOptions.seed());
         if (triggerOptions.image != null) {
             config.put("trigger_image", triggerOptions.image.toString());
         }

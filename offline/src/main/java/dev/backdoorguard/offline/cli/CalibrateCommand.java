@@ -142,6 +142,7 @@ public final class CalibrateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        triggerOptions.checkApplied(evalTrigger, "--eval-trigger");
         ThresholdRule rule = rule();
         WeightMode mode = WeightMode.parse(weightMode);
         ScoreRule scoreRule;
@@ -219,7 +220,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                 result = new DetectorEvaluator(batchSize).evaluate(evaluated, test, trigger, evalTarget,
                         done -> progress.update("evaluate", done, total));
                 ObjectNode eval = report.putObject("evaluation");
-                eval.put("trigger", evalTrigger).put("target", evalTarget).put("trigger_seed", triggerOptions.seed);
+                eval.put("trigger", evalTrigger).put("target", evalTarget).put("trigger_seed", triggerOptions.seed());
                 eval.setAll(DetectorReports.metrics(result.metrics()));
                 charts = DetectorReports.charts(result, calibration);
             }

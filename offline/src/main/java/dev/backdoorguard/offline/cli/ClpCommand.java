@@ -56,7 +56,7 @@ public final class ClpCommand implements Callable<Integer> {
         ObjectNode extra = null;
         Map<String, byte[]> files = Map.of();
         if (sweep.length > 0) {
-            run.checkOutput();
+            run.checkBeforeWork();
             extra = Reports.JSON.createObjectNode();
             files = Map.of("clp-u-sweep.png", sweep(sweep, extra.putArray("u_sweep")));
         }

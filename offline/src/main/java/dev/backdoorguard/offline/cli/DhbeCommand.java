@@ -164,7 +164,7 @@ public final class DhbeCommand implements Callable<Integer> {
                 : run.output.out.toAbsolutePath().normalize().resolveSibling(run.output.out.getFileName()
                         + ".dhbe-checkpoint");
         DhbeCheckpoints checkpoints = new DhbeCheckpoints(dir, checkpointEvery, resume);
-        run.checkOutput();
+        run.checkBeforeWork();
         PurificationRun.checkApart("--checkpoint-dir", dir, "--model", run.model);
         PurificationRun.checkApart("--checkpoint-dir", dir, "--out", run.output.out);
         ModelSpec model = Classifier.readSpec(run.model);

@@ -71,6 +71,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         if (detector && trigger == null) {
             throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
         }
+        triggerOptions.checkApplied(trigger, "--trigger");
         long start = System.nanoTime();
         ModelSpec modelSpec;
         AttackMetrics m;
@@ -104,7 +105,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             r.put("architecture", modelSpec.architecture());
             if (trigger != null) {
                 r.put("trigger", trigger);
-                r.put("trigger_seed", triggerOptions.seed);
+                r.put("trigger_seed", triggerOptions.seed());
                 r.put("target", target);
             }
             r.set("metrics", Reports.metrics(m));

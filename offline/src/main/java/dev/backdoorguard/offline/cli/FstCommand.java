@@ -73,7 +73,7 @@ public final class FstCommand implements Callable<Integer> {
         }
         FstConfig config = new FstConfig(FstMode.parse(mode), alpha, epochs, batchSize, learningRate,
                 new Augmentation(padding, !noFlip), run.seed);
-        run.checkOutput();
+        run.checkBeforeWork();
         int classes = Classifier.readSpec(run.model).numClasses();
         PurificationData data = clean.load(run.data, classes, run.seed);
         return run.execute(new FstPurifier(config, ConsoleProgress.stderr("fst")), data, null, Map.of(),

@@ -50,8 +50,12 @@ public final class PurificationRun {
 
     @Mixin DataOptions data;
 
-    /** Fails early, before any work, on outputs that would lose or corrupt something. */
-    void checkOutput() throws IOException {
+    /**
+     * Fails early, before any work, on trigger options with no --eval-trigger to apply to and on outputs that
+     * would lose or corrupt something.
+     */
+    void checkBeforeWork() throws IOException {
+        triggerOptions.checkApplied(evalTrigger, "--eval-trigger");
         checkApart("--out", output.out, "--model", model);
         output.checkFree();
     }
@@ -138,7 +142,7 @@ public final class PurificationRun {
     /** Loads, optionally evaluates, purifies, evaluates again, writes the bundle and prints the outcome. */
     int execute(Purifier purifier, PurificationData clean, ObjectNode extraReport, Map<String, byte[]> extraFiles,
             PrintWriter stdout) throws IOException {
-        checkOutput();
+        checkBeforeWork();
         long start = System.nanoTime();
         try (Classifier classifier = Classifier.load(model, Architectures.standard())) {
             Evaluation evaluation = evalTrigger == null ? null : new Evaluation(classifier);
@@ -167,7 +171,7 @@ public final class PurificationRun {
             }
             if (evaluation != null) {
                 ObjectNode eval = report.putObject("evaluation");
-                eval.put("trigger", evalTrigger).put("target", evalTarget).put("trigger_seed", triggerOptions.seed);
+                eval.put("trigger", evalTrigger).put("target", evalTarget).put("trigger_seed", triggerOptions.seed());
                 eval.set("before", Reports.metrics(before));
                 eval.set("after", Reports.metrics(after));
                 eval.put("der", der(before, after));

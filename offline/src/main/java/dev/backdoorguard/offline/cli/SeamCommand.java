@@ -151,7 +151,7 @@ public final class SeamCommand implements Callable<Integer> {
                 recoverLr, recoverWeightDecay, recoverBetas.get(0), recoverBetas.get(1),
                 recoverTarget == null ? Double.NaN : recoverTarget, recoverTargetRatio, patience, plateauAfter,
                 maxEpochs, new Augmentation(padding, flip), allowUnconverged, withReplacement, run.seed);
-        run.checkOutput();
+        run.checkBeforeWork();
         int classes = Classifier.readSpec(run.model).numClasses();
         PurificationData data = CleanDataOptions.load(run.data, cleanFraction, classes, run.seed);
         if (trackAsr && run.evalTrigger == null) {

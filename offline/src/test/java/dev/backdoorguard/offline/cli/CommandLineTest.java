@@ -185,6 +185,26 @@ class CommandLineTest {
     }
 
     @Test
+    void triggerOptionsWithoutATriggerAreRefusedNotIgnored() {
+        String absent = tmp.resolve("absent.png").toString();
+        Path out = tmp.resolve("never-triggered");
+        assertError(run("evaluate", "--model", model.toString(), "--trigger-image", absent),
+                "--trigger-image applies to --trigger blended only, and no --trigger was given");
+        assertError(run("evaluate", "--model", model.toString(), "--trigger-seed", "5"),
+                "--trigger-seed applies to --trigger (blended or wanet) only");
+        for (String method : new String[] {"clp", "fst", "seam", "dhbe"}) {
+            assertError(run("purify", method, "--model", model.toString(), "--out", out.toString(), "--trigger-image",
+                    absent, "--trigger-seed", "5"), "--trigger-image applies to --eval-trigger blended only");
+            assertError(run("purify", method, "--model", model.toString(), "--out", out.toString(), "--trigger-seed",
+                    "5"), "--trigger-seed applies to --eval-trigger (blended or wanet) only");
+        }
+        assertThat(out).doesNotExist();
+        Path copy = tmp.resolve("calibrate-copy");
+        assertError(run("calibrate", "--model", copy.toString(), "--trigger-image", absent),
+                "--trigger-image applies to --eval-trigger blended only");
+    }
+
+    @Test
     void everySubcommandPrintsTheVersion() {
         for (String cmd : new String[] {"--version", "attack --version", "evaluate -V", "purify dhbe --version"}) {
             Run r = run(cmd.split(" "));
