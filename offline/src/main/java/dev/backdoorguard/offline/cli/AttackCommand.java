@@ -100,6 +100,10 @@ public final class AttackCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Architectures registry = Architectures.standard();
         registry.get(architecture);
+        if (width != null && width < 1) {
+            // Checked here too: ModelSpec's own check would blame model.json, a file the user never wrote.
+            throw new IllegalArgumentException("--width must be >= 1, got " + width);
+        }
         if (!(poisonRate > 0 && poisonRate <= 1)) {
             throw new IllegalArgumentException("--poison-rate must be in (0, 1], got " + poisonRate);
         }

@@ -205,6 +205,13 @@ class CommandLineTest {
     }
 
     @Test
+    void aBadWidthNamesTheFlagNotAFileTheUserNeverWrote() {
+        Run width = run("attack", "--arch", "resnet18", "--width", "0", "--out", tmp.resolve("w0").toString());
+        assertError(width, "--width must be >= 1, got 0");
+        assertThat(width.err()).doesNotContain("model.json");
+    }
+
+    @Test
     void everySubcommandPrintsTheVersion() {
         for (String cmd : new String[] {"--version", "attack --version", "evaluate -V", "purify dhbe --version"}) {
             Run r = run(cmd.split(" "));
