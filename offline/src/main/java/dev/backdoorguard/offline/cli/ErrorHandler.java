@@ -42,9 +42,32 @@ public final class ErrorHandler implements CommandLine.IExecutionExceptionHandle
     public int handleParseException(CommandLine.ParameterException e, String[] args) {
         CommandLine cli = e.getCommandLine();
         String name = cli.getCommandSpec().qualifiedName();
+        String unknown = unknownSubcommand(e);
+        if (unknown != null) {
+            // picocli says "Unmatched argument at index 1": name the word and list the choices instead.
+            cli.getErr().println(name + ": error: unknown " + subcommandNoun(cli) + " '" + unknown + "' ("
+                    + String.join(", ", cli.getSubcommands().keySet()) + ")");
+            return BAD_INPUT;
+        }
         cli.getErr().println(name + ": error: " + e.getMessage() + " (see '" + name + " --help')");
         CommandLine.UnmatchedArgumentException.printSuggestions(e, cli.getErr()); // "Did you mean ...", if any
         return BAD_INPUT;
+    }
+
+    /** The word given where a command with subcommands expects one of them, or null for any other error. */
+    private static String unknownSubcommand(CommandLine.ParameterException e) {
+        if (!(e instanceof CommandLine.UnmatchedArgumentException unmatched)
+                || e.getCommandLine().getSubcommands().isEmpty() || unmatched.getUnmatched().isEmpty()) {
+            return null;
+        }
+        String first = unmatched.getUnmatched().get(0);
+        return first.startsWith("-") ? null : first;
+    }
+
+    /** What a command's subcommands are, from its synopsis label: "METHOD" gives "method", "[COMMAND]" "command". */
+    private static String subcommandNoun(CommandLine cli) {
+        return cli.getCommandSpec().usageMessage().synopsisSubcommandLabel().replaceAll("[\\[\\]]", "")
+                .toLowerCase(java.util.Locale.ROOT);
     }
 
     private static String describe(Exception e) {

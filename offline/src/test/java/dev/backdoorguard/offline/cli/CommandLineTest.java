@@ -212,6 +212,11 @@ class CommandLineTest {
     }
 
     @Test
+    void anUnknownPurificationMethodIsNamedWithTheKnownOnes() {
+        assertError(run("purify", "bogus"), "guard purify: error: unknown method 'bogus' (clp, fst, seam, dhbe)");
+    }
+
+    @Test
     void everySubcommandPrintsTheVersion() {
         for (String cmd : new String[] {"--version", "attack --version", "evaluate -V", "purify dhbe --version"}) {
             Run r = run(cmd.split(" "));
