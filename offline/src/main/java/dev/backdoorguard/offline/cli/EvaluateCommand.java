@@ -6,6 +6,7 @@ import dev.backdoorguard.core.bundle.Bundles;
 import dev.backdoorguard.core.bundle.ModelSpec;
 import dev.backdoorguard.core.data.Datasets;
 import dev.backdoorguard.core.data.ImageDataset;
+import dev.backdoorguard.core.detect.DetectorArtifact;
 import dev.backdoorguard.core.eval.AttackMetrics;
 import dev.backdoorguard.core.eval.DetectorEvaluator;
 import dev.backdoorguard.core.eval.DetectorMetrics;
@@ -72,6 +73,9 @@ public final class EvaluateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--detector needs --trigger (the triggered images it must flag)");
         }
         triggerOptions.checkApplied(trigger, "--trigger");
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        }
         long start = System.nanoTime();
         ModelSpec modelSpec;
         AttackMetrics m;
@@ -79,6 +83,10 @@ public final class EvaluateCommand implements Callable<Integer> {
         if (detector) {
             // One load and one pair of passes: the guarded pass's predictions give ACC, ASR and RA too.
             try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
+                if (!guard.hasDetector()) {
+                    throw new IllegalArgumentException("--detector: " + model + " has no calibrated detector (no "
+                            + DetectorArtifact.JSON_FILE + "; run guard calibrate --model " + model + " first)");
+                }
                 modelSpec = guard.spec();
                 ImageDataset test = testSet(modelSpec);
                 Trigger t = triggerOptions.create(trigger, test.shape());

@@ -217,6 +217,16 @@ class CommandLineTest {
     }
 
     @Test
+    void evaluateChecksItsOptionsBeforeAnyWorkAndNamesABundleWithoutADetector() {
+        Run batch = run("evaluate", "--model", model.toString(), "--batch-size", "0");
+        assertError(batch, "--batch-size must be >= 1, got 0");
+        assertThat(batch.err()).doesNotContain("running");
+        Run detector = run("evaluate", "--model", model.toString(), "--trigger", "badnets", "--detector");
+        assertError(detector, model + " has no calibrated detector");
+        assertThat(detector.err()).doesNotContain("running");
+    }
+
+    @Test
     void everySubcommandPrintsTheVersion() {
         for (String cmd : new String[] {"--version", "attack --version", "evaluate -V", "purify dhbe --version"}) {
             Run r = run(cmd.split(" "));
