@@ -12,7 +12,7 @@
 #        WARMUP (default 30s), OUT (dir)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-. "$here/bin/native-memory.sh"
+# No bin/native-memory.sh: guard serve runs with glibc's malloc defaults, and so does its raw baseline.
 repo="${1:-$here/demo/models}"; model="${2:-fashion-mnist}"; rounds="${3:-6}"; seconds="${4:-20}"
 items="${ITEMS:-32}"; raw_batch="${RAW_BATCH:-$items}"; conc="${CONCURRENCY:-16}"; out="${OUT:-$(mktemp -d)}"; mkdir -p "$out"
 guard="$here/bin/guard"

@@ -4,7 +4,7 @@
 # Usage: bench/serve_bench.sh [ARCH] [SECONDS] [CLIENTS]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-. "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
+# No bin/native-memory.sh: guard serve runs with glibc's malloc defaults, and so does its raw baseline.
 arch="${1:-cnn-small}"; seconds="${2:-10}"; clients="${3:-8}"
 [ -f "$here/server/target/guard-server.jar" ] || (cd "$here" && mvn -q -B -DskipTests package)
 cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"

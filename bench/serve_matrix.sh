@@ -20,7 +20,7 @@
 #        request, with an eighth of the requests: what the per-request cost is, at the same load.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-. "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
+# No bin/native-memory.sh: guard serve runs with glibc's malloc defaults, and so does its raw baseline.
 repo="${1:-$here/demo/models}"; model="${2:-fashion-mnist}"; seconds="${3:-20}"
 soak="${SOAK_SECONDS:-0}"; out="${OUT:-$(mktemp -d)}"; mkdir -p "$out"
 guard="$here/bin/guard"

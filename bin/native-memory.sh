@@ -1,5 +1,6 @@
-# Sourced by bin/guard and by the bench scripts that start java themselves, so that every JVM that
-# runs libtorch gets the same glibc malloc settings (a user's own values win).
+# Sourced by bin/guard for the offline commands (training, purification, evaluation, calibration) and by
+# the bench scripts that time those, so that every such JVM gets the same glibc malloc settings (a user's
+# own values win). `guard serve` and the client commands keep glibc's own defaults: see the end.
 #
 # Why: libtorch runs on Java threads, whose allocations come from glibc's non-main malloc arenas.
 # There, glibc returns the freed memory of a step's large tensors to the kernel and the next step
@@ -9,5 +10,10 @@
 # both thresholds at 256 MiB; PyTorch 1.13 took 109 / 69 / 1.2 ms in the same minutes. Allocations
 # below the threshold now come from the arenas, and up to this much free memory stays in each arena
 # for reuse instead of being returned (resident memory sits at the working set's peak).
+#
+# Not for the server: under a steady load these settings made its resident memory creep up (100-170 KiB
+# a minute over 10-25 minutes: freed memory kept in the arenas, whose peak slowly rises), while with
+# glibc's defaults it stayed flat, at the same throughput within the noise (docs/BENCHMARKS.md §5,
+# "Where the soak's slow growth went"). A long-running process must not grow; a training run ends.
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-268435456}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-268435456}"
