@@ -13,7 +13,8 @@
 #
 # Not for the server: under a steady load these settings made its resident memory creep up (100-170 KiB
 # a minute over 10-25 minutes: freed memory kept in the arenas, whose peak slowly rises), while with
-# glibc's defaults it stayed flat, at the same throughput within the noise (docs/BENCHMARKS.md §5,
-# "Where the soak's slow growth went"). A long-running process must not grow; a training run ends.
+# glibc's defaults it stayed flat. The raw forward pass ran 3-23% slower with the defaults; a
+# long-running process must not grow, a training run ends (docs/BENCHMARKS.md §5, "Where the soak's
+# slow growth went"). An operator who prefers the throughput exports both variables for guard serve.
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-268435456}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-268435456}"
