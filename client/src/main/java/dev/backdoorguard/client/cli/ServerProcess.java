@@ -5,6 +5,7 @@ import dev.backdoorguard.client.GuardClient;
 import dev.backdoorguard.client.GuardClientException;
 import dev.backdoorguard.client.HealthStatus;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -46,11 +47,18 @@ final class ServerProcess implements AutoCloseable {
      * server went on answering health checks on that port.
      */
     static void requireFree(int port, String option) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException(option + " must be a port in 1..65535 (or 0 for a free one), got "
+                    + port);
+        }
         try (ServerSocket socket = new ServerSocket(port)) {
             socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalArgumentException(option + " " + port + " is already in use (" + e.getMessage()
+        } catch (BindException e) {
+            // "Address already in use" or "Permission denied" (a privileged port): the JDK's words say which.
+            throw new IllegalArgumentException(option + " " + port + ": cannot listen there (" + e.getMessage()
                     + "); pass another port, or leave " + option + " out for a free one");
+        } catch (IOException e) {
+            throw new IllegalArgumentException(option + " " + port + ": cannot listen there (" + e.getMessage() + ")");
         }
     }
 

@@ -89,9 +89,21 @@ class DemoCommandTest {
 
             assertThat(run.exitCode()).as(run.out()).isEqualTo(2);
             assertThat(run.err().lines().toList()).hasSize(1);
-            assertThat(run.err()).startsWith("guard demo: error: --port " + port + " is already in use");
+            assertThat(run.err()).startsWith("guard demo: error: --port " + port + ": cannot listen there (Address already in use");
             assertThat(run.out()).doesNotContain("SERVING").doesNotContain("#0");
             assertThat(other.inferCalls.get()).isZero();
+        }
+    }
+
+    @Test
+    void aPortOutsideTheRangeIsNamedNotReportedAsInUse() {
+        for (String port : List.of("-1", "70000")) {
+            CliRun run = CliRun.of("demo", "--server-command", cannedServer(), "--model-repository",
+                    repository.toString(), "--metrics-port", port);
+
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
+            assertThat(run.err().strip()).isEqualTo("guard demo: error: --metrics-port must be a port in 1..65535"
+                    + " (or 0 for a free one), got " + port);
         }
     }
 

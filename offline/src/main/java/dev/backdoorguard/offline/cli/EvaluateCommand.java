@@ -76,6 +76,11 @@ public final class EvaluateCommand implements Callable<Integer> {
         if (batchSize < 1) {
             throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         }
+        if (detector && !DetectorArtifact.isPresent(model)) {
+            // Before the engine starts and the weights load: the bundle's files say it already.
+            throw new IllegalArgumentException("--detector: " + model + " has no calibrated detector (no "
+                    + DetectorArtifact.JSON_FILE + "; run guard calibrate --model " + model + " first)");
+        }
         long start = System.nanoTime();
         ModelSpec modelSpec;
         AttackMetrics m;
@@ -83,10 +88,6 @@ public final class EvaluateCommand implements Callable<Integer> {
         if (detector) {
             // One load and one pair of passes: the guarded pass's predictions give ACC, ASR and RA too.
             try (ModelGuard guard = ModelGuard.load(model, Architectures.standard())) {
-                if (!guard.hasDetector()) {
-                    throw new IllegalArgumentException("--detector: " + model + " has no calibrated detector (no "
-                            + DetectorArtifact.JSON_FILE + "; run guard calibrate --model " + model + " first)");
-                }
                 modelSpec = guard.spec();
                 ImageDataset test = testSet(modelSpec);
                 Trigger t = triggerOptions.create(trigger, test.shape());
