@@ -5,7 +5,7 @@
 # The bundle must have been calibrated (guard calibrate --model BUNDLE).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-. "$here/bin/native-memory.sh"   # the launcher's malloc settings, for a like-for-like baseline
+. "$here/bin/native-memory.sh"   # the offline malloc settings: every §4 overhead figure was measured with them
 [ $# -ge 1 ] || { sed -n 2,5p "$0" >&2; exit 2; }
 if [ ! -d "$here/offline/target/test-classes/dev/backdoorguard/offline/bench" ] || [ ! -f "$here/offline/target/guard-offline.jar" ]; then
   (cd "$here" && mvn -q -B -DskipTests -pl offline -am package) >&2

@@ -1,6 +1,6 @@
-# Sourced by bin/guard for the offline commands (training, purification, evaluation, calibration) and by
-# the bench scripts that time those, so that every such JVM gets the same glibc malloc settings (a user's
-# own values win). `guard serve` and the client commands keep glibc's own defaults: see the end.
+# Sourced by bin/guard for the offline commands (training, purification, evaluation, calibration), by the
+# bench scripts that time those, and by bench/detector_overhead.sh (its section 4 figures were all measured
+# with these settings), so that every such JVM gets the same glibc malloc settings (a user's own values win). `guard serve` and the client commands keep glibc's own defaults: see the end.
 #
 # Why: libtorch runs on Java threads, whose allocations come from glibc's non-main malloc arenas.
 # There, glibc returns the freed memory of a step's large tensors to the kernel and the next step
@@ -11,9 +11,9 @@
 # below the threshold now come from the arenas, and up to this much free memory stays in each arena
 # for reuse instead of being returned (resident memory sits at the working set's peak).
 #
-# Not for the server: under a steady load these settings made its resident memory creep up (100-170 KiB
-# a minute over 10-25 minutes: freed memory kept in the arenas, whose peak slowly rises), while with
-# glibc's defaults it stayed flat. The raw forward pass ran 3-23% slower with the defaults; a
+# Not for the server: under a steady load these settings made its resident memory creep up (about 100
+# KiB a minute with the heap pre-touched: freed memory kept in the arenas, whose peak slowly rises),
+# while with glibc's defaults it stayed flat. The raw forward pass ran 3-23% slower with the defaults; a
 # long-running process must not grow, a training run ends (docs/BENCHMARKS.md §5, "Where the soak's
 # slow growth went"). An operator who prefers the throughput exports both variables for guard serve.
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-268435456}"
