@@ -72,50 +72,59 @@ public record ServerConfig(
             Map.entry("GUARD_WATCH_INTERVAL_MS", "0"),
             Map.entry("GUARD_BIND_ADDRESS", "0.0.0.0"));
 
+    /**
+     * Validates; a refused setting is an {@link InvalidSetting} whose message names each setting by its source
+     * (its flag when built directly, see {@link #from(Settings, Path)}).
+     */
     public ServerConfig {
-        checkPort(port, "--port", false);
-        checkPort(metricsPort, "--metrics-port", true);
-        checkPort(healthPort, "--health-port", true);
+        checkPort(port, "GUARD_PORT", false);
+        checkPort(metricsPort, "GUARD_METRICS_PORT", true);
+        checkPort(healthPort, "GUARD_HEALTH_PORT", true);
         if (model != null && modelRepository != null) {
-            throw new IllegalArgumentException("give either a model (--model) or a model repository"
-                    + " (--model-repository), not both");
+            throw new InvalidSetting(s -> "give either a model (" + s.name("GUARD_MODEL") + ") or a model repository"
+                    + " (" + s.name("GUARD_MODEL_REPOSITORY") + "), not both");
         }
         if (model == null && modelRepository == null) {
-            throw new IllegalArgumentException("no model: give --model DIR or --model-repository DIR");
+            throw new InvalidSetting(s -> "no model: give " + s.name("GUARD_MODEL") + " DIR or "
+                    + s.name("GUARD_MODEL_REPOSITORY") + " DIR");
         }
         if (modelName != null && model == null) {
-            throw new IllegalArgumentException("--model-name only applies with --model");
+            throw new InvalidSetting(s -> s.name("GUARD_MODEL_NAME") + " only applies with " + s.name("GUARD_MODEL"));
         }
-        positive(workers, "--workers");
-        positive(maxBatch, "--max-batch");
-        positive(queueCapacity, "--queue-capacity");
-        positive(maxItems, "--max-items");
-        positive(maxMessageBytes, "--max-message-bytes");
+        positive(workers, "GUARD_WORKERS");
+        positive(maxBatch, "GUARD_MAX_BATCH");
+        positive(queueCapacity, "GUARD_QUEUE_CAPACITY");
+        positive(maxItems, "GUARD_MAX_ITEMS");
+        positive(maxMessageBytes, "GUARD_MAX_MESSAGE_BYTES");
         Objects.requireNonNull(maxBatchDelay, "maxBatchDelay");
         Objects.requireNonNull(drainTimeout, "drainTimeout");
         Objects.requireNonNull(guardMode, "guardMode");
         if (maxBatchDelay.isNegative()) {
-            throw new IllegalArgumentException("--max-batch-delay-ms must not be negative, got " + maxBatchDelay.toMillis());
+            throw new InvalidSetting(s -> s.name("GUARD_MAX_BATCH_DELAY_MS") + " must not be negative, got "
+                    + maxBatchDelay.toMillis());
         }
         if (maxBatchDelay.toMillis() > MAX_BATCH_DELAY_MS) {
             // Every request that arrives alone waits this long: more than a second is a typo (2000 for 2), not a
             // batching policy.
-            throw new IllegalArgumentException("--max-batch-delay-ms must be at most " + MAX_BATCH_DELAY_MS
+            throw new InvalidSetting(s -> s.name("GUARD_MAX_BATCH_DELAY_MS") + " must be at most " + MAX_BATCH_DELAY_MS
                     + " (a lone request waits that long for company), got " + maxBatchDelay.toMillis());
         }
         if (drainTimeout.isNegative()) {
-            throw new IllegalArgumentException("--drain-seconds must not be negative, got " + drainTimeout.toSeconds());
+            throw new InvalidSetting(s -> s.name("GUARD_DRAIN_SECONDS") + " must not be negative, got "
+                    + drainTimeout.toSeconds());
         }
         if ((tlsCert == null) != (tlsKey == null)) {
-            throw new IllegalArgumentException("TLS needs both a certificate (--tls-cert) and its key (--tls-key)");
+            throw new InvalidSetting(s -> "TLS needs both a certificate (" + s.name("GUARD_TLS_CERT")
+                    + ") and its key (" + s.name("GUARD_TLS_KEY") + ")");
         }
         if (tlsClientCa != null && tlsCert == null) {
-            throw new IllegalArgumentException("mTLS (--tls-client-ca) needs --tls-cert and --tls-key");
+            throw new InvalidSetting(s -> "mTLS (" + s.name("GUARD_TLS_CLIENT_CA") + ") needs "
+                    + s.name("GUARD_TLS_CERT") + " and " + s.name("GUARD_TLS_KEY"));
         }
         // Checked here, before any model loads, so that a typo fails in a second rather than after the load.
-        readable(tlsCert, "--tls-cert");
-        readable(tlsKey, "--tls-key");
-        readable(tlsClientCa, "--tls-client-ca");
+        readable(tlsCert, "GUARD_TLS_CERT");
+        readable(tlsKey, "GUARD_TLS_KEY");
+        readable(tlsClientCa, "GUARD_TLS_CLIENT_CA");
         if (token != null && token.isBlank()) {
             // Blank would mean "no token", i.e. repository RPCs open to anyone: never silently.
             throw new IllegalArgumentException("the repository token is blank; set a token, or unset GUARD_TOKEN"
@@ -123,28 +132,30 @@ public record ServerConfig(
         }
         Objects.requireNonNull(watchInterval, "watchInterval");
         if (watchInterval.isNegative()) {
-            throw new IllegalArgumentException("--watch-interval-ms must not be negative");
+            throw new InvalidSetting(s -> s.name("GUARD_WATCH_INTERVAL_MS") + " must not be negative");
         }
         if (!watchInterval.isZero() && model != null) {
-            throw new IllegalArgumentException("--watch-interval-ms applies to --model-repository, not --model");
+            throw new InvalidSetting(s -> s.name("GUARD_WATCH_INTERVAL_MS") + " applies to "
+                    + s.name("GUARD_MODEL_REPOSITORY") + ", not " + s.name("GUARD_MODEL"));
         }
         if (bindAddress == null || bindAddress.isBlank()) {
-            throw new IllegalArgumentException("--bind-address must not be blank");
+            throw new InvalidSetting(s -> s.name("GUARD_BIND_ADDRESS") + " must not be blank");
         }
         try {
             java.net.InetAddress address = java.net.InetAddress.getByName(bindAddress);  // literal or /etc/hosts
             if (!address.isAnyLocalAddress() && !address.isLoopbackAddress()
                     && java.net.NetworkInterface.getByInetAddress(address) == null) {
-                throw new IllegalArgumentException("--bind-address " + bindAddress + " is not an address of this"
-                        + " machine");
+                throw new InvalidSetting(s -> s.name("GUARD_BIND_ADDRESS") + " " + bindAddress + " is not an address"
+                        + " of this machine");
             }
         } catch (java.net.UnknownHostException e) {
-            throw new IllegalArgumentException("--bind-address " + bindAddress + ": unknown host");
+            throw new InvalidSetting(s -> s.name("GUARD_BIND_ADDRESS") + " " + bindAddress + ": unknown host");
         } catch (java.net.SocketException e) {
-            throw new IllegalArgumentException("--bind-address " + bindAddress + ": " + e.getMessage());
+            throw new InvalidSetting(s -> s.name("GUARD_BIND_ADDRESS") + " " + bindAddress + ": " + e.getMessage());
         }
         if (torchThreads < 0 || torchInteropThreads < 1) {
-            throw new IllegalArgumentException("--torch-threads must be >= 0 and --torch-interop-threads >= 1");
+            throw new InvalidSetting(s -> s.name("GUARD_TORCH_THREADS") + " must be >= 0 and "
+                    + s.name("GUARD_TORCH_INTEROP_THREADS") + " >= 1");
         }
     }
 
@@ -192,10 +203,9 @@ public record ServerConfig(
                     integer(settings, "GUARD_HEALTH_PORT"),
                     Duration.ofMillis(integer(settings, "GUARD_WATCH_INTERVAL_MS")),
                     value(settings, "GUARD_BIND_ADDRESS"));
-        } catch (IllegalArgumentException e) {
-            // The constructor names settings by flag; the user may have set the variable instead.
-            String named = settings.inTermsOfSources(e.getMessage());
-            throw named.equals(e.getMessage()) ? e : new IllegalArgumentException(named, e);
+        } catch (InvalidSetting e) {
+            // The constructor cannot know the sources; these settings do.
+            throw new IllegalArgumentException(e.messageIn(settings), e);
         }
     }
 
@@ -233,10 +243,10 @@ public record ServerConfig(
         }
     }
 
-    private static void readable(Path file, String flag) {
+    private static void readable(Path file, String key) {
         if (file != null && !Files.isReadable(file)) {
-            throw new IllegalArgumentException(flag + " " + file + ": " + (Files.exists(file) ? "not readable"
-                    : "no such file"));
+            String why = Files.exists(file) ? "not readable" : "no such file";
+            throw new InvalidSetting(s -> s.name(key) + " " + file + ": " + why);
         }
     }
 
@@ -245,15 +255,15 @@ public record ServerConfig(
         return v == null ? null : Path.of(v);
     }
 
-    private static void positive(int value, String what) {
+    private static void positive(int value, String key) {
         if (value < 1) {
-            throw new IllegalArgumentException(what + " must be >= 1, got " + value);
+            throw new InvalidSetting(s -> s.name(key) + " must be >= 1, got " + value);
         }
     }
 
-    private static void checkPort(int port, String what, boolean allowDisabled) {
+    private static void checkPort(int port, String key, boolean allowDisabled) {
         if (port < (allowDisabled ? -1 : 0) || port > 65_535) {
-            throw new IllegalArgumentException(what + " out of range: " + port);
+            throw new InvalidSetting(s -> s.name(key) + " out of range: " + port);
         }
     }
 }

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The {@code GUARD_*} settings of {@code guard serve}, keyed by variable name, and where each came from:
@@ -22,7 +20,6 @@ final class Settings {
      */
     private static final List<String> MODEL_HALF = List.of("GUARD_MODEL", "GUARD_MODEL_NAME");
     private static final List<String> REPOSITORY_HALF = List.of("GUARD_MODEL_REPOSITORY", "GUARD_WATCH_INTERVAL_MS");
-    private static final Pattern FLAG = Pattern.compile("(?<![\\w-])--[a-z][a-z-]*(?![\\w-])");
 
     private final Map<String, String> values = new HashMap<>();
     private final Set<String> fromEnvironment = new HashSet<>();
@@ -40,6 +37,11 @@ final class Settings {
         fromEnvironment.addAll(env.keySet());
         values.putAll(flags);
         fromEnvironment.removeAll(flags.keySet());
+    }
+
+    /** No settings: every key is named by its flag (a {@link ServerConfig} built directly has no sources). */
+    static Settings none() {
+        return new Settings(Map.of(), Map.of());
     }
 
     /** Settings read from the environment only (tests pass a plain map). */
@@ -63,33 +65,12 @@ final class Settings {
         return fromEnvironment.contains(key) ? key : flagOf(key);
     }
 
-    /**
-     * {@code message}, written in terms of flags, with each flag whose value came from the environment
-     * replaced by its variable: the validation speaks of flags, the user may have set variables.
-     */
-    String inTermsOfSources(String message) {
-        Matcher m = FLAG.matcher(message);
-        StringBuilder out = new StringBuilder();
-        while (m.find()) {
-            String key = keyOf(m.group());
-            m.appendReplacement(out, Matcher.quoteReplacement(fromEnvironment.contains(key) ? key : m.group()));
-        }
-        return m.appendTail(out).toString();
-    }
-
     /** The {@code guard serve} flag of a setting: GUARD_MAX_BATCH_DELAY_MS is --max-batch-delay-ms. */
     private static String flagOf(String key) {
         if (key.equals("GUARD_MODE")) {
             return "--guard-mode";  // the one flag not named after its variable
         }
         return "--" + key.substring("GUARD_".length()).toLowerCase(Locale.ROOT).replace('_', '-');
-    }
-
-    private static String keyOf(String flag) {
-        if (flag.equals("--guard-mode")) {
-            return "GUARD_MODE";
-        }
-        return "GUARD_" + flag.substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
     }
 
     private static boolean given(Map<String, String> flags, String key) {

@@ -113,6 +113,17 @@ class ServerConfigTest {
     }
 
     @Test
+    void aBadValueIsQuotedAsWrittenEvenWhenItLooksLikeAFlag() {
+        Map<String, String> env = Map.of("GUARD_MODEL", "/b", "GUARD_PORT", "0", "GUARD_WORKERS", "--port");
+        assertThatThrownBy(() -> ServerConfig.from(env, home))
+                .hasMessage("GUARD_WORKERS: expected an integer, got '--port'");
+        Path cert = home.resolve("--port.pem");
+        Map<String, String> tls = with(with(with(env, "GUARD_WORKERS", "2"), "GUARD_TLS_CERT", cert.toString()),
+                "GUARD_TLS_KEY", home.resolve("key.pem").toString());
+        assertThatThrownBy(() -> ServerConfig.from(tls, home)).hasMessage("GUARD_TLS_CERT " + cert + ": no such file");
+    }
+
+    @Test
     void aFlagOfEitherHalfOfWhatToServeWinsOverTheEnvironmentsOtherHalf() {
         Map<String, String> container = Map.of("GUARD_MODEL_REPOSITORY", "/models", "GUARD_WATCH_INTERVAL_MS", "500");
         ServerConfig model = ServerConfig.from(new Settings(container, Map.of("GUARD_MODEL", "/b")), home);
