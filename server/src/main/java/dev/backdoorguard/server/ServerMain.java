@@ -219,7 +219,8 @@ public final class ServerMain implements Callable<Integer> {
             flags.put("GUARD_TOKEN", readToken(Path.of(tokenFile)));
         }
         Path home = Path.of(System.getProperty("guard.home", System.getProperty("user.dir")));
-        ServerConfig config = ServerConfig.from(new Settings(System.getenv(), flags), home);
+        Settings settings = new Settings(System.getenv(), flags);
+        ServerConfig config = ServerConfig.from(settings, home);
 
         // Intra-op threads shared evenly by the workers, one inter-op thread: each batch is one
         // eager forward pass, and concurrent workers already use the cores. DJL reads these when the
@@ -231,7 +232,7 @@ public final class ServerMain implements Callable<Integer> {
         setIfAbsent("ai.djl.pytorch.num_interop_threads", Integer.toString(config.torchInteropThreads()),
                 config.torchInteropThreads() != 1, "--torch-interop-threads (GUARD_TORCH_INTEROP_THREADS)");
 
-        GuardServer server = start(config, ServerMain::loadBundle);
+        GuardServer server = start(config, settings, ServerMain::loadBundle);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "guard-shutdown"));
         System.out.println("guard serve: gRPC on port " + server.port()
                 + (server.metricsPort() >= 0 ? ", metrics on http://" + config.urlHost() + ":" + server.metricsPort()
@@ -271,8 +272,16 @@ public final class ServerMain implements Callable<Integer> {
         return ModelGuard.load(dir, Architectures.standard());
     }
 
-    /** Wires and starts everything; tests call this with their own loader. */
+    /** As {@link #start(ServerConfig, Settings, ModelLoader)}, its errors naming every setting by its flag (tests). */
     static GuardServer start(ServerConfig config, ModelLoader loader) throws IOException {
+        return start(config, Settings.none(), loader);
+    }
+
+    /**
+     * Wires and starts everything; tests pass their own loader. Errors name each setting as {@code sources} name
+     * it: by the variable {@code config} read it from, or by its flag.
+     */
+    static GuardServer start(ServerConfig config, Settings sources, ModelLoader loader) throws IOException {
         // First, before the models load, so that bad TLS files fail in a second (binding happens at start()).
         ServerBuilder<?> builder = tlsNamed(config,
                 () -> NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.port()),
@@ -327,14 +336,15 @@ public final class ServerMain implements Callable<Integer> {
             // Added last, so it runs first: refused (UNAUTHENTICATED) calls are counted too.
             builder.intercept(new MetricCollectingServerInterceptor(registry));
             Server built = builder.build();
-            grpc = bound("--port", config.port(), built::start);
+            grpc = bound(sources.name("GUARD_PORT"), config.port(), built::start);
             if (config.healthPort() >= 0) {
-                healthOnly = bound("--health-port", config.healthPort(), () -> NettyServerBuilder.forAddress(
-                        new InetSocketAddress(config.bindAddress(), config.healthPort()), InsecureServerCredentials.create())
-                        .addService(health.getHealthService()).build().start());
+                healthOnly = bound(sources.name("GUARD_HEALTH_PORT"), config.healthPort(),
+                        () -> NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(),
+                                config.healthPort()), InsecureServerCredentials.create())
+                                .addService(health.getHealthService()).build().start());
             }
             if (config.metricsPort() >= 0) {
-                endpoint = bound("--metrics-port", config.metricsPort(),
+                endpoint = bound(sources.name("GUARD_METRICS_PORT"), config.metricsPort(),
                         () -> MetricsEndpoint.start(config.bindAddress(), config.metricsPort(), registry));
             }
             if (!config.watchInterval().isZero()) {
@@ -376,12 +386,15 @@ public final class ServerMain implements Callable<Integer> {
         T bind() throws IOException;
     }
 
-    /** Binds a listener, naming the flag and port when that fails (a bare "Address already in use" names neither). */
-    private static <T> T bound(String flag, int port, Binding<T> binding) throws IOException {
+    /**
+     * Binds a listener, naming the setting (flag or variable) and port when that fails (a bare "Address already in
+     * use" names neither).
+     */
+    private static <T> T bound(String setting, int port, Binding<T> binding) throws IOException {
         try {
             return binding.bind();
         } catch (IOException e) {
-            throw new IOException(flag + " " + port + ": cannot listen there (" + e.getMessage() + ")", e);
+            throw new IOException(setting + " " + port + ": cannot listen there (" + e.getMessage() + ")", e);
         }
     }
 

@@ -9,8 +9,11 @@ import dev.backdoorguard.server.repository.ModelRepository;
 import dev.backdoorguard.server.repository.RecordingGuard;
 import dev.backdoorguard.server.repository.RepositoryListener;
 import dev.backdoorguard.server.rpc.GuardMode;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -175,6 +178,38 @@ class ServerConfigTest {
         try (ModelRepository models = ModelRepository.ofDirectory(home, loader, RepositoryListener.none())) {
             models.loadAll();
             assertThat(ServerMain.modelList(models)).isEqualTo("[guarded, plain (unguarded: no detector)]");
+        }
+    }
+
+    @Test
+    void aPortThatCannotBeBoundIsNamedByItsSource() throws Exception {
+        Files.createDirectories(home.resolve("m/1"));
+        ModelLoader loader = RecordingGuard::new;  // engine-free: the models load before the ports are bound
+        Map<String, String> env = Map.of("GUARD_MODEL_REPOSITORY", home.toString(), "GUARD_BIND_ADDRESS", "127.0.0.1",
+                "GUARD_PORT", "0", "GUARD_METRICS_PORT", "-1");
+        try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            String port = Integer.toString(busy.getLocalPort());
+            Settings fromVariable = Settings.environment(with(env, "GUARD_PORT", port));
+            assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(fromVariable, home), fromVariable, loader))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageStartingWith("GUARD_PORT " + port + ": cannot listen there (");
+            Settings fromFlag = new Settings(env, Map.of("GUARD_PORT", port));
+            assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(fromFlag, home), fromFlag, loader))
+                    .hasMessageStartingWith("--port " + port + ": cannot listen there (");
+
+            Settings metricsFromVariable = Settings.environment(with(env, "GUARD_METRICS_PORT", port));
+            assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(metricsFromVariable, home),
+                    metricsFromVariable, loader))
+                    .hasMessageStartingWith("GUARD_METRICS_PORT " + port + ": cannot listen there (");
+            Settings metricsFromFlag = new Settings(env, Map.of("GUARD_METRICS_PORT", port));
+            assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(metricsFromFlag, home), metricsFromFlag,
+                    loader))
+                    .hasMessageStartingWith("--metrics-port " + port + ": cannot listen there (");
+
+            Settings healthFromVariable = Settings.environment(with(env, "GUARD_HEALTH_PORT", port));
+            assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(healthFromVariable, home),
+                    healthFromVariable, loader))
+                    .hasMessageStartingWith("GUARD_HEALTH_PORT " + port + ": cannot listen there (");
         }
     }
 
