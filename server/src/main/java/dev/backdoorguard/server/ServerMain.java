@@ -283,7 +283,7 @@ public final class ServerMain implements Callable<Integer> {
      */
     static GuardServer start(ServerConfig config, Settings sources, ModelLoader loader) throws IOException {
         // First, before the models load, so that bad TLS files fail in a second (binding happens at start()).
-        ServerBuilder<?> builder = tlsNamed(config,
+        ServerBuilder<?> builder = tlsNamed(config, sources,
                 () -> NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.port()),
                         credentials(config)));
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -402,15 +402,18 @@ public final class ServerMain implements Callable<Integer> {
      * Runs {@code withCredentials}, naming the TLS files when their content is refused: Netty's own
      * messages ("Input stream not contain valid certificates") name neither the file nor the fix.
      */
-    private static <T> T tlsNamed(ServerConfig config, Binding<T> withCredentials) throws IOException {
+    private static <T> T tlsNamed(ServerConfig config, Settings sources, Binding<T> withCredentials)
+            throws IOException {
         try {
             return withCredentials.bind();
         } catch (IllegalArgumentException | IOException e) {
             if (!config.tls()) {
                 throw e;
             }
-            throw new IllegalArgumentException("TLS files refused (--tls-cert " + config.tlsCert() + ", --tls-key "
-                    + config.tlsKey() + (config.tlsClientCa() != null ? ", --tls-client-ca " + config.tlsClientCa() : "")
+            throw new IllegalArgumentException("TLS files refused (" + sources.name("GUARD_TLS_CERT") + " "
+                    + config.tlsCert() + ", " + sources.name("GUARD_TLS_KEY") + " " + config.tlsKey()
+                    + (config.tlsClientCa() != null
+                            ? ", " + sources.name("GUARD_TLS_CLIENT_CA") + " " + config.tlsClientCa() : "")
                     + "): " + String.valueOf(e.getMessage()).replaceFirst("\\.$", "") + "; the certificates must be PEM and the key unencrypted PKCS#8 PEM"
                     + " (convert a PKCS#1 'BEGIN RSA PRIVATE KEY' file with: openssl pkcs8 -topk8 -nocrypt -in KEY"
                     + " -out KEY8)", e);

@@ -213,6 +213,23 @@ class ServerConfigTest {
         }
     }
 
+    @Test
+    void tlsFilesWhoseContentIsRefusedAreNamedByTheirSource() throws Exception {
+        Path cert = Files.writeString(home.resolve("cert.pem"), "not a certificate\n");
+        Path key = Files.writeString(home.resolve("key.pem"), "not a key\n");
+        Map<String, String> env = Map.of("GUARD_MODEL_REPOSITORY", home.toString(), "GUARD_BIND_ADDRESS", "127.0.0.1",
+                "GUARD_PORT", "0", "GUARD_METRICS_PORT", "-1", "GUARD_TLS_CERT", cert.toString(),
+                "GUARD_TLS_KEY", key.toString());
+        Settings fromVariables = Settings.environment(env);
+        assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(fromVariables, home), fromVariables,
+                RecordingGuard::new))
+                .hasMessageStartingWith("TLS files refused (GUARD_TLS_CERT " + cert + ", GUARD_TLS_KEY " + key + "): ");
+        Settings keyFromFlag = new Settings(env, Map.of("GUARD_TLS_KEY", key.toString()));
+        assertThatThrownBy(() -> ServerMain.start(ServerConfig.from(keyFromFlag, home), keyFromFlag,
+                RecordingGuard::new))
+                .hasMessageStartingWith("TLS files refused (GUARD_TLS_CERT " + cert + ", --tls-key " + key + "): ");
+    }
+
     private static Map<String, String> with(Map<String, String> base, String key, String value) {
         Map<String, String> m = new java.util.HashMap<>(base);
         m.put(key, value);
