@@ -50,7 +50,7 @@ import javax.imageio.ImageIO;
  * flagged, detector {@code none}). Any other model name is NOT_FOUND.
  */
 public final class CannedInferenceServer implements AutoCloseable {
-    /** Most items per request, as guard serve's --max-items. */
+    /** Most items per request by default, as guard serve's --max-items. */
     public static final int MAX_ITEMS = 64;
     static final int SIDE = 28;
     static final int CLASSES = 10;
@@ -60,6 +60,8 @@ public final class CannedInferenceServer implements AutoCloseable {
     public volatile int flakyFailures = 2;
     public volatile boolean rawOutputs = true;
     public volatile long delayMillis;
+    /** Most items per request, as guard serve's --max-items. */
+    public volatile int maxItems = MAX_ITEMS;
 
     private final Server server;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -209,7 +211,7 @@ public final class CannedInferenceServer implements AutoCloseable {
             }
             List<float[]> items;
             try {
-                items = decode(request);
+                items = decode(request, maxItems);
             } catch (IllegalArgumentException e) {
                 out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
                 return;
@@ -286,15 +288,15 @@ public final class CannedInferenceServer implements AutoCloseable {
         }
     }
 
-    private static List<float[]> decode(ModelInferRequest request) {
+    private static List<float[]> decode(ModelInferRequest request, int maxItems) {
         if (request.getInputsCount() != 1 || !request.getInputs(0).getName().equals("input")) {
             throw new IllegalArgumentException("inputs: expected one input named 'input'");
         }
         ModelInferRequest.InferInputTensor input = request.getInputs(0);
         int n = (int) input.getShape(0);
-        if (n > MAX_ITEMS) { // guard serve's --max-items check and wording
+        if (n > maxItems) { // guard serve's --max-items check and wording
             throw new IllegalArgumentException("inputs[0].shape: " + n + " items exceed the server's limit of "
-                    + MAX_ITEMS + " per request");
+                    + maxItems + " per request");
         }
         int plane = SIDE * SIDE;
         List<float[]> items = new ArrayList<>();

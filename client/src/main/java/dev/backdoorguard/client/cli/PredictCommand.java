@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,6 +42,9 @@ import picocli.CommandLine.Spec;
             "Exit codes: 0 ok, 1 server or connection error (incl. blocked by --mode block), 2 bad input "
                     + "(incl. any refused image)."})
 final class PredictCommand implements Callable<Integer> {
+    /** guard serve's refusal of a request over its --max-items: "65 items exceed the server's limit of 64 ...". */
+    private static final Pattern ITEM_LIMIT = Pattern.compile("exceed the server's limit of (\\d+) per request");
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -62,7 +66,10 @@ final class PredictCommand implements Callable<Integer> {
                     + "The protocol's ModelMetadata carries none; default: class indices.")
     String labels;
 
-    @Option(names = "--batch", defaultValue = "16", description = "Images per request (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "16",
+            description = "Images per request (default: ${DEFAULT-VALUE}). More than the server takes (guard serve"
+                    + " --max-items) is an error naming its limit, before any image is classified; --batch is not"
+                    + " lowered to it.")
     int batch;
 
     @Option(names = "--retries", defaultValue = "2",
@@ -152,7 +159,7 @@ final class PredictCommand implements Callable<Integer> {
                 prediction = client.predict(new PredictRequest(model, version, InputBatch.files(chunk), mode, names));
             } catch (InvalidRequestException e) {
                 if (e.namedItems().isEmpty()) {
-                    throw e; // the request as a whole (e.g. more images than the server takes): resending won't help
+                    throw inTermsOfBatch(e); // the request as a whole: resending won't help
                 }
                 refuseOrSplit(chunk, e.getMessage().replace(" item 0:", ":"));
                 return;
@@ -191,6 +198,22 @@ final class PredictCommand implements Callable<Integer> {
             refusal.put("error", reason);
             refused.add(refusal);
         }
+    }
+
+    /**
+     * A refusal of the request's size in this command's terms, since it can come only from --batch (a first
+     * request of min(files, --batch) images over the limit; later requests are no larger); other refusals as the
+     * server words them. The server's limit is read from its message: no RPC reports it before a request.
+     */
+    private RuntimeException inTermsOfBatch(InvalidRequestException refusal) {
+        Matcher limit = ITEM_LIMIT.matcher(refusal.getMessage());
+        if (!limit.find()) {
+            return refusal;
+        }
+        boolean given = spec.commandLine().getParseResult().hasMatchedOption("--batch");
+        return new IllegalArgumentException("--batch " + batch + (given ? "" : " (the default)")
+                + ": the server takes at most " + limit.group(1) + " images per request (guard serve --max-items);"
+                + " use --batch " + limit.group(1) + " or less", refusal);
     }
 
     /**

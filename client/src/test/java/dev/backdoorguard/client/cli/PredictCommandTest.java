@@ -170,7 +170,7 @@ class PredictCommandTest {
     }
 
     @Test
-    void aRefusalOfTheWholeRequestEndsTheRunWithOneLineInsteadOfOneRetryPerFile() throws IOException {
+    void aBatchOverTheServersLimitEndsTheRunWithOneLineNamingBatchAndMaxItems() throws IOException {
         Path many = Files.createDirectory(dir.resolve("many"));
         for (int i = 0; i <= CannedInferenceServer.MAX_ITEMS; i++) {
             write(many.resolve(String.format("%03d.png", i)), 0.1f, false);
@@ -179,10 +179,24 @@ class PredictCommandTest {
                 String.valueOf(CannedInferenceServer.MAX_ITEMS + 1), many.toString());
 
         assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err().lines().toList()).hasSize(1);
-        assertThat(run.err()).contains("items exceed the server's limit of 64 per request");
+        // One line, not one retry per file: every further request would be refused the same way.
+        assertThat(run.err().strip()).isEqualTo("guard predict: error: --batch 65: the server takes at most 64"
+                + " images per request (guard serve --max-items); use --batch 64 or less");
         assertThat(run.out()).isEmpty();
         assertThat(server.inferCalls.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aDefaultBatchOverTheServersLimitIsNotPresentedAsGiven() {
+        server.maxItems = 2;
+        CliRun run = CliRun.of("predict", "--target", server.target(), "--model", "fashion", images.toString());
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("guard predict: error: --batch 16 (the default): the server takes"
+                + " at most 2 images per request (guard serve --max-items); use --batch 2 or less");
+        assertThat(run.out()).isEmpty();
+        assertThat(CliRun.of("predict", "--help").out().replaceAll("\\s+", " "))
+                .contains("More than the server takes (guard serve --max-items) is an error naming its limit");
     }
 
     @Test

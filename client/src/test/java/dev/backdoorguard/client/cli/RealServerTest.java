@@ -29,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -177,6 +178,12 @@ class RealServerTest {
         assertThat(predict.exitCode()).as(predict.err()).isZero();
         // The served bundle has no detector: no score, and the verdict must not claim a check ("ok").
         assertThat(predict.out().strip()).matches(".*cli\\.png\\s+\\S.*\\s+p=\\d\\.\\d{4}\\s+score=n/a\\s+unguarded");
+        // guard serve's own --max-items refusal (default 64), which predict reads the limit from, in --batch's terms
+        List<String> tooMany = new ArrayList<>(List.of("predict", "--target", target, "--model", "fashion-mnist",
+                "--batch", "65"));
+        tooMany.addAll(Collections.nCopies(65, png.toString()));
+        assertThat(CliRun.of(tooMany.toArray(String[]::new)).err().strip()).isEqualTo("guard predict: error: --batch"
+                + " 65: the server takes at most 64 images per request (guard serve --max-items); use --batch 64 or less");
 
         CliRun bench = CliRun.of("bench", "--target", target, "--model", "fashion-mnist", "--requests", "24",
                 "--concurrency", "2", "--batch", "4", "--json");
