@@ -42,6 +42,8 @@ import picocli.CommandLine.Spec;
                 + " arguments."})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist";
+    /** The run's length when neither --duration nor --requests is given, as --help writes it. */
+    static final String DEFAULT_DURATION = "60s";
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -68,7 +70,8 @@ final class BenchCommand implements Callable<Integer> {
     int maxInFlight;
 
     @Option(names = "--duration", paramLabel = "DURATION",
-            description = "Measured run length, e.g. 60s (default: 60s unless --requests is given).")
+            description = "Measured run length, e.g. 60s (default: " + DEFAULT_DURATION
+                    + " unless --requests is given).")
     Duration duration;
 
     @Option(names = "--requests", defaultValue = "0", description = "Measured request count (0: no limit).")
@@ -119,7 +122,7 @@ final class BenchCommand implements Callable<Integer> {
         if (connections < 1 || connections > 64) {
             throw new IllegalArgumentException("--connections must be in [1, 64], got " + connections);
         }
-        Duration bound = duration == null && requests == 0 ? Duration.ofSeconds(60) : duration;
+        Duration bound = duration == null && requests == 0 ? DurationConverter.parse(DEFAULT_DURATION) : duration;
         BenchConfig config = new BenchConfig(model, mode, concurrency, rate, maxInFlight, bound, requests, warmup);
         IdxImages data = IdxImages.testSet(dataDir);
         // Enough distinct batches that requests do not repeat quickly, few enough to stay small in memory.
@@ -142,9 +145,8 @@ final class BenchCommand implements Callable<Integer> {
             out.flush();
             if (report.sent() == 0) {
                 // Exit 1 below: say why, or a script's log shows a failure with nothing failed in it.
-                err.println("guard bench: no request completed"
-                        + (bound == null ? "" : " within --duration "
-                                + (bound.toMillis() > 0 ? bound.toMillis() + "ms" : bound.toNanos() + "ns")));
+                err.println(noneCompleted(duration == null ? null : spec.commandLine().getParseResult()
+                        .matchedOption("--duration").originalStringValues().get(0), requests));
                 err.flush();
             }
             // Nonzero when anything failed, so that a script notices; block mode's refusals are the guard working.
@@ -152,6 +154,19 @@ final class BenchCommand implements Callable<Integer> {
         } finally {
             clients.forEach(GuardClient::close);
         }
+    }
+
+    /**
+     * Why a run exits 1 when no request completed, with its time bound: --duration as the user wrote it, or the
+     * default as --help writes it and called the default, never as if the user had given it.
+     *
+     * @param written  --duration's text on the command line, or null when it was not given
+     * @param requests --requests (0: none given, so the default duration bounded the run)
+     */
+    static String noneCompleted(String written, long requests) {
+        String within = written != null ? " within --duration " + written
+                : requests == 0 ? " within " + DEFAULT_DURATION + " (the default --duration)" : "";
+        return "guard bench: no request completed" + within;
     }
 
     private static void checkInputShape(ModelInfo info, IdxImages data) {

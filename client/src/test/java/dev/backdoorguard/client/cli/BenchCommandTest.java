@@ -84,7 +84,21 @@ class BenchCommandTest {
 
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.out()).contains("sent 0").contains("latency ms  p50 n/a  p90 n/a").doesNotContain("NaN");
-        assertThat(run.err()).contains("guard bench: no request completed within --duration 1ns");
+        assertThat(run.err()).contains("guard bench: no request completed within --duration PT0.000000001S\n");
+    }
+
+    @Test
+    void aRunWithNoRequestCompletedShowsTheDurationAsWrittenAndTheDefaultAsTheDefault() {
+        // The default run is 60 s long: too long to wait for a run that sends nothing.
+        assertThat(BenchCommand.noneCompleted(null, 0))
+                .isEqualTo("guard bench: no request completed within 60s (the default --duration)");
+        assertThat(BenchCommand.noneCompleted("90s", 0))
+                .isEqualTo("guard bench: no request completed within --duration 90s");
+        assertThat(BenchCommand.noneCompleted("2m", 10))
+                .isEqualTo("guard bench: no request completed within --duration 2m");
+        assertThat(BenchCommand.noneCompleted(null, 10)).isEqualTo("guard bench: no request completed");
+        assertThat(CliRun.of("bench", "--help").out().replaceAll("\\s+", " "))
+                .contains("(default: 60s unless --requests is given)");
     }
 
     @Test
