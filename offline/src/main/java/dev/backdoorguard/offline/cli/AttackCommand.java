@@ -110,6 +110,10 @@ public final class AttackCommand implements Callable<Integer> {
         if (maxTrain < 0) {
             throw new IllegalArgumentException("--max-train must be >= 0 (0 = all images), got " + maxTrain);
         }
+        if (batchSize < 1) {
+            // Checked here too: TrainingConfig's own check comes after the data loads, and names no option.
+            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+        }
         output.checkFree();
         ImageDataset train = data.load(Datasets.Split.TRAIN, 10);
         ImageDataset test = data.load(Datasets.Split.TEST, 10);

@@ -172,6 +172,10 @@ class CommandLineTest {
                 "data directory not found");
         assertError(run("attack", "--clean-fraction", "0.00001", "--out", out.toString()), "fewer than one image per class");
         assertError(run("attack", "--max-train", "-5", "--out", out.toString()), "--max-train must be >= 0");
+        // Checked before the data loads, as evaluate does: a missing data directory is never reached.
+        assertError(run("attack", "--batch-size", "0", "--data-dir", tmp.resolve("nodata").toString(), "--out",
+                out.toString()), "guard attack: error: --batch-size must be >= 1, got 0");
+        assertError(run("attack", "--batch-size", "-3", "--out", out.toString()), "--batch-size must be >= 1, got -3");
         assertError(run("attack", "--trigger", "badnets", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
                 out.toString()), "a trigger image applies to the blended trigger only");
         assertError(run("attack", "--trigger", "blended", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
