@@ -110,10 +110,9 @@ public final class AttackCommand implements Callable<Integer> {
         if (maxTrain < 0) {
             throw new IllegalArgumentException("--max-train must be >= 0 (0 = all images), got " + maxTrain);
         }
-        if (batchSize < 1) {
-            // Checked here too: TrainingConfig's own check comes after the data loads, and names no option.
-            throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
-        }
+        // Built before the data loads, so that a bad --epochs, --batch-size or --lr fails at once.
+        TrainingConfig training = new TrainingConfig(epochs, batchSize, learningRate, momentum, weightDecay, true,
+                new Augmentation(padding, !noFlip), seed);
         output.checkFree();
         ImageDataset train = data.load(Datasets.Split.TRAIN, 10);
         ImageDataset test = data.load(Datasets.Split.TEST, 10);
@@ -121,8 +120,6 @@ public final class AttackCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--target " + target + " is outside [0, " + train.numClasses() + ")");
         }
         Trigger t = triggerOptions.create(trigger, train.shape());
-        TrainingConfig training = new TrainingConfig(epochs, batchSize, learningRate, momentum, weightDecay, true,
-                new Augmentation(padding, !noFlip), seed);
         AttackSimulation.Settings settings = new AttackSimulation.Settings(architecture, width, poisonRate, target,
                 cleanFraction, maxTrain, training);
         AttackSimulation.Outcome outcome = new AttackSimulation(registry)
