@@ -3,7 +3,7 @@ package dev.backdoorguard.server;
 import dev.backdoorguard.server.batch.DynamicBatcher;
 import dev.backdoorguard.server.metrics.MetricsEndpoint;
 import dev.backdoorguard.server.repository.ModelRepository;
-import dev.backdoorguard.server.rpc.InferenceService;
+import dev.backdoorguard.server.rpc.InFlightCalls;
 import io.grpc.Server;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -25,14 +25,14 @@ public final class GuardServer implements AutoCloseable {
     private final ExecutorService grpcExecutor;
     private final ModelEvents events;
     private final ModelRepository models;
-    private final InferenceService inference;
+    private final InFlightCalls drained;  // the inference and guard calls shutdown waits for
     private final DynamicBatcher batcher;
     private final MetricsEndpoint metricsEndpoint;
     private final List<AutoCloseable> others;
     private boolean closed;
 
     GuardServer(ServerConfig config, Server grpc, Server healthOnly, ExecutorService grpcExecutor, ModelEvents events,
-            ModelRepository models, InferenceService inference, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
+            ModelRepository models, InFlightCalls drained, DynamicBatcher batcher, MetricsEndpoint metricsEndpoint,
             List<AutoCloseable> others) {
         this.config = config;
         this.grpc = grpc;
@@ -40,7 +40,7 @@ public final class GuardServer implements AutoCloseable {
         this.grpcExecutor = grpcExecutor;
         this.events = events;
         this.models = models;
-        this.inference = inference;
+        this.drained = drained;
         this.batcher = batcher;
         this.metricsEndpoint = metricsEndpoint;
         this.others = others;
@@ -93,16 +93,19 @@ public final class GuardServer implements AutoCloseable {
         events.terminate();
         grpc.shutdown();
         batcher.stopWaitingForCompany();
-        // Inference calls drain; long-lived streams (health Watch, reflection) would hold
-        // awaitTermination for the whole timeout, so wait for the inference work, not for them.
+        // Inference and guard calls drain; long-lived streams (health Watch, reflection) would hold
+        // awaitTermination for the whole timeout, so wait for those calls, not for them. They are counted
+        // from the transport on: a call accepted before shutdown() whose handler has not run yet (request
+        // still arriving, start queued on the call executor) is in flight too, and shutdownNow() would
+        // cancel it.
         long until = System.nanoTime() + config.drainTimeout().toNanos();
         try {
             while (!grpc.awaitTermination(20, TimeUnit.MILLISECONDS)) {
-                if (inference.inFlight() == 0) {  // counts queued requests too: they are in flight
+                if (drained.count() == 0) {
                     break;
                 }
                 if (System.nanoTime() - until > 0) {
-                    logger.warn("{} requests still in flight after {} s; cancelling them", inference.inFlight(),
+                    logger.warn("{} calls still in flight after {} s; cancelling them", drained.count(),
                             config.drainTimeout().toSeconds());
                     break;
                 }

@@ -2,6 +2,8 @@ package dev.backdoorguard.server;
 
 import dev.backdoorguard.core.arch.Architectures;
 import dev.backdoorguard.core.guard.ModelGuard;
+import dev.backdoorguard.proto.inference.GRPCInferenceServiceGrpc;
+import dev.backdoorguard.proto.v1.GuardGrpc;
 import dev.backdoorguard.server.batch.DynamicBatcher;
 import dev.backdoorguard.server.metrics.GuardMetrics;
 import dev.backdoorguard.server.metrics.MetricsEndpoint;
@@ -10,6 +12,7 @@ import dev.backdoorguard.server.repository.ModelRepository;
 import dev.backdoorguard.server.repository.RepositoryWatcher;
 import dev.backdoorguard.server.rpc.BearerTokenInterceptor;
 import dev.backdoorguard.server.rpc.GuardInspectService;
+import dev.backdoorguard.server.rpc.InFlightCalls;
 import dev.backdoorguard.server.rpc.InferenceService;
 import dev.backdoorguard.server.rpc.OversizedMessageCounter;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -37,6 +40,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -323,9 +327,13 @@ public final class ServerMain implements Callable<Integer> {
             });
             InferenceService inference = new InferenceService(models, batcher, metrics, config.guardMode(),
                     config.maxItems(), version, executor);
+            // What shutdown drains: the calls of these two services (all unary), counted from the transport on.
+            InFlightCalls drained = new InFlightCalls(Set.of(GRPCInferenceServiceGrpc.SERVICE_NAME,
+                    GuardGrpc.SERVICE_NAME));
             builder.executor(executor)
                     .maxInboundMessageSize(config.maxMessageBytes())
                     .addStreamTracerFactory(new OversizedMessageCounter(metrics::messageTooLarge))
+                    .addStreamTracerFactory(drained)
                     .addService(inference)
                     .addService(new GuardInspectService(models))
                     .addService(health.getHealthService())
@@ -351,7 +359,7 @@ public final class ServerMain implements Callable<Integer> {
                 // First in the list: the watch stops before anything else is closed.
                 owned.add(0, RepositoryWatcher.start(models, config.watchInterval()));
             }
-            return new GuardServer(config, grpc, healthOnly, executor, events, models, inference, batcher, endpoint,
+            return new GuardServer(config, grpc, healthOnly, executor, events, models, drained, batcher, endpoint,
                     owned);
         } catch (IOException | RuntimeException e) {
             // A failed start leaves nothing bound or running: ports, threads and the models' native memory.
