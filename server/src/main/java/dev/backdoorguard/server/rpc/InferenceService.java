@@ -58,7 +58,6 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     private final int maxItems;
     private final String serverVersion;
     private final Executor responseExecutor;
-    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
     public InferenceService(ModelRepository models, DynamicBatcher batcher, GuardMetrics metrics,
             GuardMode defaultMode, int maxItems, String serverVersion, Executor responseExecutor) {
@@ -109,11 +108,6 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
         });
     }
 
-    /** ModelInfer calls accepted and not yet answered (graceful shutdown waits for zero). */
-    public int inFlight() {
-        return inFlight.get();
-    }
-
     @Override
     public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> responses) {
         long start = System.nanoTime();
@@ -125,7 +119,6 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             responses.onError(GrpcErrors.toStatus(e));
             return;
         }
-        inFlight.incrementAndGet();
         CompletableFuture<BatchPrediction> result;
         try {
             ModelSpec spec = model.guard().spec();
@@ -189,7 +182,6 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             // The client went away (cancelled): nothing left to tell it.
         } finally {
             model.release();
-            inFlight.decrementAndGet();
         }
     }
 
