@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.backdoorguard.core.arch.TapRecorder;
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -28,18 +28,21 @@ import java.util.Map;
  * division), whose fixed cost was most of the detector's overhead on small batches; see
  * docs/BENCHMARKS.md §4.
  *
- * <p>Small batches (at most {@link #HEAP_SCORING_MAX_BATCH} samples) are scored on the heap instead:
- * each used tap is kept as a view of its memory (no libtorch operation and no copy for the contiguous
- * activations the architectures produce; DJL copies a non-contiguous one), and once ŷ is known only
- * the one centroid of ŷ per tap is read. At batch 1 the engine path's ~10 engine calls and its
- * [1, d]·[d, K'] product (which reads all K' centroids) cost more than the whole heap pass.
+ * <p>Small batches, and every batch when the SIMD kernel is in use, are scored on the heap instead
+ * ({@link #scoresOnHeap}): each used tap is kept as a view
+ * of its memory (no libtorch operation and no copy for the contiguous activations the architectures
+ * produce; DJL copies a non-contiguous one), and once ŷ is known only the one centroid of ŷ per tap is
+ * read, by {@link UnitCosine}. At batch 1 the engine path's ~10 engine calls and its [1, d]·[d, K']
+ * product (which reads all K' centroids) cost more than the whole heap pass; with the SIMD kernel the
+ * heap pass is also the cheaper one at batch 64 (docs/BENCHMARKS.md §4).
  */
 public final class CriticalLayerDetector {
     /**
-     * The largest batch scored on the heap. Measured on cnn-small (two 12,544-wide taps) with one engine
-     * thread, docs/BENCHMARKS.md §4: at 16 and below the heap pass was cheaper than the engine calls, at 64
-     * the engine's product of the whole batch with the centroid matrix was as cheap or cheaper (sizes in
-     * between were not measured; the per-image costs cross near 23).
+     * The largest batch scored on the heap by the plain-Java kernel. Measured on cnn-small (two 12,544-wide
+     * taps) with one engine thread, docs/BENCHMARKS.md §4: at 16 and below the heap pass was cheaper than
+     * the engine calls, at 64 the engine's product of the whole batch with the centroid matrix was as cheap
+     * or cheaper (the per-image costs cross near 23). The SIMD kernel, about 4× faster, scores every batch
+     * on the heap.
      */
     public static final int HEAP_SCORING_MAX_BATCH = 16;
 
@@ -102,6 +105,14 @@ public final class CriticalLayerDetector {
         for (int u = 0; u < used.length; u++) {
             unitCentroidsT[u] = modelManager.create(matrices[u], new Shape(calibration.dims()[used[u]], k));
         }
+        UnitCosine.warmUp(Arrays.stream(used).map(l -> calibration.dims()[l]).toArray());
+    }
+
+    /** Which kernel scores on the heap, for the server's log: the SIMD one needs a JVM flag. */
+    public static String scoringKernel() {
+        return UnitCosine.VECTORIZED
+                ? "SIMD lanes"
+                : "plain Java; start the JVM with --add-modules jdk.incubator.vector for SIMD lanes";
     }
 
     public DetectorCalibration calibration() {
@@ -119,7 +130,12 @@ public final class CriticalLayerDetector {
      * not outlive it.
      */
     public Batch newBatch(int n) {
-        return new Batch(n, n <= HEAP_SCORING_MAX_BATCH);
+        return new Batch(n, scoresOnHeap(n, UnitCosine.VECTORIZED));
+    }
+
+    /** Whether a batch of {@code n} is scored on the heap: every batch with the SIMD kernel, small ones without it. */
+    static boolean scoresOnHeap(int n, boolean vectorized) {
+        return vectorized || n <= HEAP_SCORING_MAX_BATCH;
     }
 
     /** As {@link #newBatch(int)}, with the path forced: for tests that compare the two. */
@@ -169,7 +185,7 @@ public final class CriticalLayerDetector {
         private final NDArray[] dots = new NDArray[used.length];
         private final NDArray[] norms = new NDArray[used.length];
         /** The heap path's taps: views of the activations' memory, valid while the forward pass's scope is open. */
-        private final FloatBuffer[] features = new FloatBuffer[used.length];
+        private final ByteBuffer[] features = new ByteBuffer[used.length];
 
         private Batch(int n, boolean onHeap) {
             this.n = n;
@@ -199,7 +215,7 @@ public final class CriticalLayerDetector {
                             + " values, expected " + expected + " (" + n + " samples)");
                 }
                 // No copy: the forward pass never writes an offered activation again (TapRecorder#offer).
-                features[u] = activation.toByteBuffer(true).asFloatBuffer();
+                features[u] = activation.toByteBuffer(true);
                 return;
             }
             NDArray flat = activation.reshape(n, -1);
@@ -257,7 +273,8 @@ public final class CriticalLayerDetector {
             double[] cos = new double[taps];
             // Scratch for one sample's candidate cosines (ClassStatistics.score reads only its first |S_c|).
             double[] candidateCosines = new double[taps];
-            float[] sample = new float[widestTap];
+            // The plain kernel's copy of one row; the SIMD kernel reads the tap in place.
+            float[] rowCopy = UnitCosine.VECTORIZED ? null : new float[widestTap];
             for (int i = 0; i < n; i++) {
                 int c = predicted[i];
                 for (int u = 0; u < taps; u++) {
@@ -265,9 +282,7 @@ public final class CriticalLayerDetector {
                     if (mu == null) {
                         cos[u] = 0; // the engine path's zero column
                     } else {
-                        // One bulk copy of the sample's row, then one pass for both sums.
-                        features[u].get(i * mu.length, sample, 0, mu.length);
-                        cos[u] = cosineToUnit(sample, mu);
+                        cos[u] = UnitCosine.of(features[u], i * mu.length, mu, rowCopy);
                     }
                     cosines[i * taps + u] = (float) cos[u];
                 }
@@ -293,38 +308,5 @@ public final class CriticalLayerDetector {
             }
             return (float) calibration.classes().get(c).score(candidateCosines);
         }
-    }
-
-    /**
-     * cos(f, μ̂) for a unit μ̂, over the first μ̂.length values of f; 0 for a zero f (sklearn's
-     * convention), NaN for a NaN f. Eight float lanes per sum: independent additions the CPU can
-     * overlap, with float32 accumulation as the engine's GEMM does (measured about 3× faster than four
-     * double accumulators at d = 12,544: the float-to-double conversions cost more than the sums).
-     */
-    static double cosineToUnit(float[] f, float[] unit) {
-        int length = unit.length;
-        float dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0, dot4 = 0, dot5 = 0, dot6 = 0, dot7 = 0;
-        float sq0 = 0, sq1 = 0, sq2 = 0, sq3 = 0, sq4 = 0, sq5 = 0, sq6 = 0, sq7 = 0;
-        int k = 0;
-        for (; k + 8 <= length; k += 8) {
-            // lane j: the dot product and the sum of squares of the values at k + j
-            float f0 = f[k], f1 = f[k + 1], f2 = f[k + 2], f3 = f[k + 3];
-            float f4 = f[k + 4], f5 = f[k + 5], f6 = f[k + 6], f7 = f[k + 7];
-            dot0 += f0 * unit[k];     sq0 += f0 * f0;
-            dot1 += f1 * unit[k + 1]; sq1 += f1 * f1;
-            dot2 += f2 * unit[k + 2]; sq2 += f2 * f2;
-            dot3 += f3 * unit[k + 3]; sq3 += f3 * f3;
-            dot4 += f4 * unit[k + 4]; sq4 += f4 * f4;
-            dot5 += f5 * unit[k + 5]; sq5 += f5 * f5;
-            dot6 += f6 * unit[k + 6]; sq6 += f6 * f6;
-            dot7 += f7 * unit[k + 7]; sq7 += f7 * f7;
-        }
-        for (; k < length; k++) {
-            dot0 += f[k] * unit[k];
-            sq0 += f[k] * f[k];
-        }
-        double dot = (double) dot0 + dot1 + dot2 + dot3 + dot4 + dot5 + dot6 + dot7;
-        double squares = (double) sq0 + sq1 + sq2 + sq3 + sq4 + sq5 + sq6 + sq7;
-        return squares == 0 ? 0 : dot / Math.sqrt(squares);
     }
 }

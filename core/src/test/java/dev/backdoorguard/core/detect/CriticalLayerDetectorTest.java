@@ -210,40 +210,19 @@ class CriticalLayerDetectorTest {
     }
 
     @Test
-    void smallBatchesAreScoredOnTheHeapAndLargeOnesOnTheEngine() throws Exception {
-        try (NDManager model = NDManager.newBaseManager()) {
-            CriticalLayerDetector detector = new CriticalLayerDetector(goldenCalibration(), model);
-            assertThat(detector.newBatch(1).onHeap()).isTrue();
-            assertThat(detector.newBatch(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH).onHeap()).isTrue();
-            assertThat(detector.newBatch(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH + 1).onHeap()).isFalse();
-        }
+    void withThePlainKernelSmallBatchesAreScoredOnTheHeapAndLargeOnesOnTheEngine() {
+        assertThat(CriticalLayerDetector.scoresOnHeap(1, false)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH, false)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH + 1, false)).isFalse();
     }
 
-    /** The heap kernel's eight lanes and its tail, a zero row, a NaN row. */
     @Test
-    void theHeapCosineMatchesADoubleReference() {
-        Random random = new Random(5);
-        for (int d : new int[] {1, 7, 8, 9, 100, 12_544}) {
-            float[] f = new float[d];
-            float[] mu = new float[d];
-            double norm = 0;
-            for (int k = 0; k < d; k++) {
-                f[k] = random.nextFloat();
-                mu[k] = (float) random.nextGaussian();
-                norm += (double) mu[k] * mu[k];
-            }
-            double dot = 0;
-            double squares = 0;
-            for (int k = 0; k < d; k++) {
-                mu[k] = (float) (mu[k] / Math.sqrt(norm));
-                dot += (double) f[k] * mu[k];
-                squares += (double) f[k] * f[k];
-            }
-            assertThat(CriticalLayerDetector.cosineToUnit(f, mu)).as("d = " + d)
-                    .isCloseTo(dot / Math.sqrt(squares), within(1e-5));
-            assertThat(CriticalLayerDetector.cosineToUnit(new float[d], mu)).isZero();
-            f[d - 1] = Float.NaN;
-            assertThat(CriticalLayerDetector.cosineToUnit(f, mu)).isNaN();
+    void withTheSimdKernelEveryBatchIsScoredOnTheHeap() throws Exception {
+        assertThat(CriticalLayerDetector.scoresOnHeap(1, true)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(4096, true)).isTrue();
+        try (NDManager model = NDManager.newBaseManager()) {
+            // The test JVM has the SIMD kernel, as guard serve does (UnitCosineTest checks that).
+            assertThat(new CriticalLayerDetector(goldenCalibration(), model).newBatch(4096).onHeap()).isTrue();
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.backdoorguard.server.repository;
 
 import dev.backdoorguard.core.bundle.ModelSpec;
+import dev.backdoorguard.core.detect.CriticalLayerDetector;
 import dev.backdoorguard.core.guard.Guard;
 import dev.backdoorguard.core.guard.InvalidInputException;
 import dev.backdoorguard.core.guard.PixelBatch;
@@ -155,7 +156,8 @@ public final class ModelRepository implements AutoCloseable {
                 old.current().retire();
             }
             if (guard.hasDetector()) {
-                logger.info("model {} version {} is ready", name, version);
+                logger.info("model {} version {} is ready (its detector scores with {})", name, version,
+                        CriticalLayerDetector.scoringKernel());
             } else {
                 // Served, but every request passes unchecked: an operator must see that, not infer it.
                 logger.warn("model {} version {} is ready (no detector: the guard is off for it)", name, version);
