@@ -42,7 +42,7 @@ done > "$out/server-cpu.txt" &
 sampler=$!
 warmup="${WARMUP:-30s}"
 for r in $(seq 1 "$rounds"); do
-  java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
+  java --add-modules jdk.incubator.vector -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
     -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$raw_batch" "$(( 2 * ${RAW_SECONDS:-10} ))" 2 \
     2> "$out/raw-$r.err" > "$out/raw-$r.txt" || echo "round $r: the raw pass failed (exit $?, $out/raw-$r.err)" >&2

@@ -11,7 +11,7 @@ cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"
 # The raw forward pass runs with the threads guard serve picks by default (intra-op = cores / 2 workers,
 # inter-op 1), so both sides use the same PyTorch settings.
 threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1
-run() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error -cp "$cp" "$here/bench/ServeBench.java" "$@"; }
+run() { java --add-modules jdk.incubator.vector -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error -cp "$cp" "$here/bench/ServeBench.java" "$@"; }
 work="$(mktemp -d)"; trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 run bundle "$work/repo/bench/1" "$arch"
 for b in 1 8 32; do run raw "$work/repo/bench/1" "$b" "$seconds"; done

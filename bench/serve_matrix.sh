@@ -29,7 +29,7 @@ cp="$here/server/target/guard-server.jar:$here/server/target/lib/*"
 bundle="$(ls -d "$repo/$model"/*/ | sort -V | tail -1)"
 workers=2                                                          # guard serve's default GUARD_WORKERS
 threads=$(( $(nproc) / workers )); [ "$threads" -ge 1 ] || threads=1   # what guard serve picks: cores / workers
-raw() { java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
+raw() { java --add-modules jdk.incubator.vector -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$threads" -Dai.djl.pytorch.num_interop_threads=1 \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error \
   -cp "$cp" "$here/bench/ServeBench.java" raw "$bundle" "$@"; }
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%F)" | tee "$out/summary.txt"
