@@ -28,8 +28,8 @@ import java.util.Map;
  * division), whose fixed cost was most of the detector's overhead on small batches; see
  * docs/BENCHMARKS.md §4.
  *
- * <p>Small batches, and every batch when the SIMD kernel is in use, are scored on the heap instead
- * ({@link #scoresOnHeap}): each used tap is kept as a view
+ * <p>Small batches, and every batch when the SIMD kernel is in use on the CPU, are scored on the heap
+ * instead ({@link #scoresOnHeap}): each used tap is kept as a view
  * of its memory (no libtorch operation and no copy for the contiguous activations the architectures
  * produce; DJL copies a non-contiguous one), and once ŷ is known only the one centroid of ŷ per tap is
  * read, by {@link UnitCosine}. At batch 1 the engine path's ~10 engine calls and its [1, d]·[d, K']
@@ -57,6 +57,8 @@ public final class CriticalLayerDetector {
     private final int[][] candidateSlots;
     /** The widest used tap: the heap path's scratch row. */
     private final int widestTap;
+    /** Whether the model runs on a GPU, whose taps the heap path would copy to the host. */
+    private final boolean onGpu;
 
     /** Copies the centroids into {@code modelManager}; they live (and are freed) with it. */
     public CriticalLayerDetector(DetectorCalibration calibration, NDManager modelManager) {
@@ -66,7 +68,9 @@ public final class CriticalLayerDetector {
         this.unitCentroidsT = new NDArray[used.length];
         this.unitCentroids = new float[used.length][calibration.numClasses()][];
         this.candidateSlots = new int[calibration.numClasses()][];
-        this.widestTap = Arrays.stream(used).map(l -> calibration.dims()[l]).max().orElse(0);
+        int[] widths = Arrays.stream(used).map(l -> calibration.dims()[l]).toArray();
+        this.widestTap = Arrays.stream(widths).max().orElse(0);
+        this.onGpu = modelManager.getDevice().isGpu();
         Map<Integer, Integer> slot = new HashMap<>();
         Map<String, Integer> byName = new HashMap<>();
         List<String> names = new ArrayList<>();
@@ -105,14 +109,12 @@ public final class CriticalLayerDetector {
         for (int u = 0; u < used.length; u++) {
             unitCentroidsT[u] = modelManager.create(matrices[u], new Shape(calibration.dims()[used[u]], k));
         }
-        UnitCosine.warmUp(Arrays.stream(used).map(l -> calibration.dims()[l]).toArray());
+        UnitCosine.warmUp(widths);  // once per width and process
     }
 
-    /** Which kernel scores on the heap, for the server's log: the SIMD one needs a JVM flag. */
-    public static String scoringKernel() {
-        return UnitCosine.VECTORIZED
-                ? "SIMD lanes"
-                : "plain Java; start the JVM with --add-modules jdk.incubator.vector for SIMD lanes";
+    /** Whether the heap path scores with SIMD lanes (the JVM has {@code jdk.incubator.vector}), for logs. */
+    public static boolean simdScoring() {
+        return UnitCosine.simd();
     }
 
     public DetectorCalibration calibration() {
@@ -130,12 +132,15 @@ public final class CriticalLayerDetector {
      * not outlive it.
      */
     public Batch newBatch(int n) {
-        return new Batch(n, scoresOnHeap(n, UnitCosine.VECTORIZED));
+        return new Batch(n, scoresOnHeap(n, UnitCosine.simd(), onGpu));
     }
 
-    /** Whether a batch of {@code n} is scored on the heap: every batch with the SIMD kernel, small ones without it. */
-    static boolean scoresOnHeap(int n, boolean vectorized) {
-        return vectorized || n <= HEAP_SCORING_MAX_BATCH;
+    /**
+     * Whether a batch of {@code n} is scored on the heap: small ones always, every one with the SIMD
+     * kernel on the CPU (on a GPU the heap path copies the taps to the host; not measured).
+     */
+    static boolean scoresOnHeap(int n, boolean simd, boolean onGpu) {
+        return n <= HEAP_SCORING_MAX_BATCH || (simd && !onGpu);
     }
 
     /** As {@link #newBatch(int)}, with the path forced: for tests that compare the two. */
@@ -177,7 +182,7 @@ public final class CriticalLayerDetector {
 
     /**
      * One batch's scoring: records each used tap as the forward pass produces it, as its products with
-     * the centroids (engine path) or as a view of its memory (heap path, small batches).
+     * the centroids (engine path) or as a view of its memory (heap path, {@link #scoresOnHeap}).
      */
     public final class Batch implements TapRecorder {
         private final int n;
@@ -192,7 +197,7 @@ public final class CriticalLayerDetector {
             this.onHeap = onHeap;
         }
 
-        /** Whether this batch is scored on the heap (small batches) or by engine products. */
+        /** Whether this batch is scored on the heap ({@link #scoresOnHeap}) or by engine products. */
         boolean onHeap() {
             return onHeap;
         }
@@ -273,8 +278,9 @@ public final class CriticalLayerDetector {
             double[] cos = new double[taps];
             // Scratch for one sample's candidate cosines (ClassStatistics.score reads only its first |S_c|).
             double[] candidateCosines = new double[taps];
+            boolean simd = UnitCosine.simd();  // once: a warm-up elsewhere may turn it off meanwhile
             // The plain kernel's copy of one row; the SIMD kernel reads the tap in place.
-            float[] rowCopy = UnitCosine.VECTORIZED ? null : new float[widestTap];
+            float[] rowCopy = simd ? null : new float[widestTap];
             for (int i = 0; i < n; i++) {
                 int c = predicted[i];
                 for (int u = 0; u < taps; u++) {
@@ -282,7 +288,9 @@ public final class CriticalLayerDetector {
                     if (mu == null) {
                         cos[u] = 0; // the engine path's zero column
                     } else {
-                        cos[u] = UnitCosine.of(features[u], i * mu.length, mu, rowCopy);
+                        int offset = i * mu.length;
+                        cos[u] = simd ? VectorUnitCosine.of(features[u], offset, mu)
+                                : UnitCosine.plain(features[u], offset, mu, rowCopy);
                     }
                     cosines[i * taps + u] = (float) cos[u];
                 }

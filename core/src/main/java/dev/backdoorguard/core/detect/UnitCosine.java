@@ -3,61 +3,85 @@ package dev.backdoorguard.core.detect;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * cos(f, μ̂) of one sample's row f of a tap with a unit centroid μ̂, read from the tap's memory (a
- * native-order view of a float32 activation). Two kernels compute the same sums in a different order:
- * SIMD lanes ({@link VectorUnitCosine}) when the JVM was started with the {@code jdk.incubator.vector}
- * module ({@code guard serve} adds it; it ships with every JDK 17), and plain Java otherwise. The SIMD
- * kernel is about 4× faster on a 12,544-wide row (docs/BENCHMARKS.md §4), which is what lets the
- * serving path score every batch this way.
+ * cos(f, μ̂) of one sample's row f of a tap with a unit centroid μ̂, read from the tap's memory (a view of
+ * a float32 activation). Two kernels compute the same sums in a different order, so their results agree
+ * to float rounding: SIMD lanes ({@link VectorUnitCosine}) when the JVM was started with the
+ * {@code jdk.incubator.vector} module ({@code guard serve} adds it) and the kernel links against it, and
+ * plain Java otherwise. The SIMD kernel is about 4× faster on a 12,544-wide row (docs/BENCHMARKS.md §4),
+ * which is what lets the serving path score every batch on the heap.
  */
 final class UnitCosine {
-    /** Whether the SIMD kernel is in use: the JVM resolved {@code jdk.incubator.vector}. */
-    static final boolean VECTORIZED = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    private static final Logger logger = LoggerFactory.getLogger(UnitCosine.class);
     /** Calls per width between the warm-up's timings. */
     private static final int WARM_UP_ROUND = 50;
-    /** The warm-up's limit: past it the JIT finishes the kernel while requests are served. */
-    private static final long WARM_UP_BUDGET_NANOS = 10_000_000_000L;
+    /** The warm-up's limit: a kernel not compiled by then is taken to run interpreted for good. */
+    private static final long WARM_UP_BUDGET_NANOS = 5_000_000_000L;
+    /** The widths warmed up in this process: each costs the warm-up once. */
+    private static final Set<Integer> WARMED_WIDTHS = ConcurrentHashMap.newKeySet();
+    /** Whether the SIMD kernel is used: it can run here, and no warm-up found it stuck at interpreted speed. */
+    private static volatile boolean simd = simdRuns();
 
     private UnitCosine() {}
 
-    /**
-     * cos of the row at float index {@code offset} of {@code tap} with {@code unit} (over unit.length
-     * values); 0 for a zero row (sklearn's convention), NaN for a row with a NaN. {@code scratch} (at
-     * least unit.length long) is the plain kernel's copy of the row.
-     */
-    static double of(ByteBuffer tap, int offset, float[] unit, float[] scratch) {
-        return VECTORIZED ? VectorUnitCosine.of(tap, offset, unit) : plain(tap, offset, unit, scratch);
+    /** Whether scoring uses the SIMD kernel; read once per batch, since a warm-up may turn it off. */
+    static boolean simd() {
+        return simd;
     }
 
     /**
-     * Runs the SIMD kernel on rows of ones of each width until the JIT has compiled it (a no-op for the
-     * plain kernel). The Vector API is only fast once compiled: before that each call allocates its
-     * vectors, about 1 ms on a 12,544-wide row, and the first few hundred calls of a fresh JVM took about
-     * 2 s in all (docs/BENCHMARKS.md §4). Done at detector construction, that cost falls on the model's
-     * load, not on its first requests. Stops when a round of calls at every width costs at most about
-     * 1 µs plus 2 ns per value a call (the compiled kernel: about 0.2 ns per value), or after
-     * {@code WARM_UP_BUDGET_NANOS}.
+     * The module is resolved and the kernel's calls link: the incubating API changed after JDK 18
+     * ({@code fromByteBuffer} became {@code fromMemorySegment}), and a JDK without the method must fall
+     * back rather than fail each model's load. The probe row is wider than two vectors of any CPU, so the
+     * loads run.
+     */
+    private static boolean simdRuns() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            return false;
+        }
+        try {
+            ByteBuffer ones = onesRow(64);
+            float[] unit = new float[64];
+            Arrays.fill(unit, 0.125f);
+            VectorUnitCosine.of(ones, 0, unit);
+            return true;
+        } catch (LinkageError | RuntimeException e) {
+            logger.warn("jdk.incubator.vector is present but the detector's SIMD kernel cannot use it ({});"
+                    + " scoring with the plain-Java kernel", e.toString());
+            return false;
+        }
+    }
+
+    /**
+     * Runs the SIMD kernel on rows of ones of each width not warmed up yet, until the JIT has compiled it.
+     * The Vector API is only fast once compiled: before that each call allocates its vectors, up to tens
+     * of ms a call on a 12,544-wide row, and the first 1,000 calls of a fresh JVM took about 0.4 s in all
+     * (docs/BENCHMARKS.md §4). Done as a detector is built, that cost falls on the first model's load, not
+     * on its first requests. Stops when a round of calls at every width costs at most 1 µs plus 2 ns per
+     * value a call (compiled: 0.2–0.6 ns per value). A kernel still slower after
+     * {@link #WARM_UP_BUDGET_NANOS} (a JVM without the C2 compiler, say) is turned off for the process.
      */
     static void warmUp(int[] widths) {
-        if (!VECTORIZED || widths.length == 0) {
+        int[] fresh = Arrays.stream(widths).distinct().filter(w -> !WARMED_WIDTHS.contains(w)).toArray();
+        if (!simd || fresh.length == 0) {
             return;
         }
-        int widest = Arrays.stream(widths).max().orElse(0);
+        int widest = Arrays.stream(fresh).max().getAsInt();
         // Non-zero rows and centroids: on zeros the JIT would compile the division away (a zero row's
         // cosine is 0) and the first real row would send the kernel back to the interpreter.
-        ByteBuffer ones = ByteBuffer.allocateDirect(widest * Float.BYTES).order(ByteOrder.nativeOrder());
-        for (int k = 0; k < widest; k++) {
-            ones.putFloat(k * Float.BYTES, 1f);
-        }
+        ByteBuffer ones = onesRow(widest);
         float[] unit = new float[widest];
         Arrays.fill(unit, 1f);
         long deadline = System.nanoTime() + WARM_UP_BUDGET_NANOS;
         boolean compiled = false;
-        while (!compiled && System.nanoTime() < deadline) {
+        while (!compiled && System.nanoTime() - deadline < 0) {
             compiled = true;
-            for (int width : widths) {
+            for (int width : fresh) {
                 float[] centroid = width == widest ? unit : Arrays.copyOf(unit, width);
                 long start = System.nanoTime();
                 for (int call = 0; call < WARM_UP_ROUND; call++) {
@@ -67,9 +91,24 @@ final class UnitCosine {
                 compiled &= perCall <= 1_000 + 2L * width;
             }
         }
+        if (compiled) {
+            Arrays.stream(fresh).forEach(WARMED_WIDTHS::add);
+        } else {
+            simd = false;
+            logger.warn("the detector's SIMD kernel was still slow after a {} s warm-up (is the JIT's C2 compiler"
+                    + " off?); scoring with the plain-Java kernel", WARM_UP_BUDGET_NANOS / 1_000_000_000L);
+        }
     }
 
-    /** The plain-Java kernel: one bulk copy of the row, then {@link #ofCopy}. */
+    private static ByteBuffer onesRow(int width) {
+        ByteBuffer row = ByteBuffer.allocateDirect(width * Float.BYTES).order(ByteOrder.nativeOrder());
+        for (int k = 0; k < width; k++) {
+            row.putFloat(k * Float.BYTES, 1f);
+        }
+        return row;
+    }
+
+    /** The plain-Java kernel: one bulk copy of the row into {@code scratch}, then {@link #ofCopy}. */
     static double plain(ByteBuffer tap, int offset, float[] unit, float[] scratch) {
         tap.asFloatBuffer().get(offset, scratch, 0, unit.length);
         return ofCopy(scratch, unit);

@@ -7,19 +7,23 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link UnitCosine}'s SIMD kernel (the JDK's incubating Vector API). Loaded only when the JVM resolved
- * {@code jdk.incubator.vector} ({@link UnitCosine#VECTORIZED}); referring to it otherwise would fail.
+ * {@link UnitCosine}'s SIMD kernel (JDK 17's incubating Vector API). Called only when the JVM resolved
+ * {@code jdk.incubator.vector} and the kernel linked ({@link UnitCosine#simd()}); otherwise it would fail.
  */
 final class VectorUnitCosine {
     private static final VectorSpecies<Float> LANES = FloatVector.SPECIES_PREFERRED;
 
     private VectorUnitCosine() {}
 
-    /** As {@link UnitCosine#of}: the row is read in place, two vectors per step for each sum. */
+    /**
+     * cos of the row at float index {@code offset} of {@code tap} with {@code unit} (over unit.length
+     * values); 0 for a zero row (sklearn's convention), NaN for a row with a NaN. The row is read in place,
+     * two vectors per step for each sum.
+     */
     static double of(ByteBuffer tap, int offset, float[] unit) {
         int length = unit.length;
         int width = LANES.length();
-        ByteOrder order = ByteOrder.nativeOrder();
+        ByteOrder order = tap.order();  // as the tail's getFloat reads it
         // Byte offsets fit an int: the row lies inside the buffer, whose capacity is an int.
         int base = offset * Float.BYTES;
         FloatVector dotA = FloatVector.zero(LANES);

@@ -211,15 +211,19 @@ class CriticalLayerDetectorTest {
 
     @Test
     void withThePlainKernelSmallBatchesAreScoredOnTheHeapAndLargeOnesOnTheEngine() {
-        assertThat(CriticalLayerDetector.scoresOnHeap(1, false)).isTrue();
-        assertThat(CriticalLayerDetector.scoresOnHeap(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH, false)).isTrue();
-        assertThat(CriticalLayerDetector.scoresOnHeap(CriticalLayerDetector.HEAP_SCORING_MAX_BATCH + 1, false)).isFalse();
+        int limit = CriticalLayerDetector.HEAP_SCORING_MAX_BATCH;
+        assertThat(CriticalLayerDetector.scoresOnHeap(1, false, false)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(limit, false, false)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(limit + 1, false, false)).isFalse();
     }
 
     @Test
-    void withTheSimdKernelEveryBatchIsScoredOnTheHeap() throws Exception {
-        assertThat(CriticalLayerDetector.scoresOnHeap(1, true)).isTrue();
-        assertThat(CriticalLayerDetector.scoresOnHeap(4096, true)).isTrue();
+    void withTheSimdKernelEveryBatchOnTheCpuIsScoredOnTheHeap() throws Exception {
+        int limit = CriticalLayerDetector.HEAP_SCORING_MAX_BATCH;
+        assertThat(CriticalLayerDetector.scoresOnHeap(4096, true, false)).isTrue();
+        // On a GPU the heap path copies the taps to the host: only small batches go there.
+        assertThat(CriticalLayerDetector.scoresOnHeap(limit, true, true)).isTrue();
+        assertThat(CriticalLayerDetector.scoresOnHeap(limit + 1, true, true)).isFalse();
         try (NDManager model = NDManager.newBaseManager()) {
             // The test JVM has the SIMD kernel, as guard serve does (UnitCosineTest checks that).
             assertThat(new CriticalLayerDetector(goldenCalibration(), model).newBatch(4096).onHeap()).isTrue();

@@ -157,7 +157,8 @@ public final class ModelRepository implements AutoCloseable {
             }
             if (guard.hasDetector()) {
                 logger.info("model {} version {} is ready (its detector scores with {})", name, version,
-                        CriticalLayerDetector.scoringKernel());
+                        CriticalLayerDetector.simdScoring() ? "SIMD lanes"
+                                : "plain Java; start the JVM with --add-modules jdk.incubator.vector for SIMD lanes");
             } else {
                 // Served, but every request passes unchecked: an operator must see that, not infer it.
                 logger.warn("model {} version {} is ready (no detector: the guard is off for it)", name, version);
