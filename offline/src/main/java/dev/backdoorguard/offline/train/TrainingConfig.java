@@ -10,7 +10,7 @@ public record TrainingConfig(
         int epochs, int batchSize, double learningRate, double momentum, double weightDecay, boolean dropLast,
         Augmentation augmentation, long seed) {
 
-    /** Validates, naming the options of the commands that train (attack, purify fst). */
+    /** Validates; the epoch and batch-size messages name the options that attack and purify fst share. */
     public TrainingConfig {
         if (epochs < 1) {
             throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
@@ -18,9 +18,7 @@ public record TrainingConfig(
         if (batchSize < 1) {
             throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
         }
-        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
-            throw new IllegalArgumentException("--lr must be finite and > 0, got " + learningRate);
-        }
+        new CosineSchedule(learningRate, epochs); // validates the learning rate
     }
 
     /** The attack recipe: lr 0.1, momentum 0.9, wd 5e-4, batch 128, drop_last, pad-4 crop + flip. */

@@ -179,7 +179,7 @@ class CommandLineTest {
         assertError(run("attack", "--epochs", "0", "--data-dir", tmp.resolve("nodata").toString(), "--out",
                 out.toString()), "guard attack: error: --epochs must be >= 1, got 0");
         assertError(run("attack", "--lr", "0", "--data-dir", tmp.resolve("nodata").toString(), "--out",
-                out.toString()), "guard attack: error: --lr must be finite and > 0, got 0.0");
+                out.toString()), "guard attack: error: learning rate must be finite and > 0, got 0.0");
         assertError(run("attack", "--trigger", "badnets", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
                 out.toString()), "a trigger image applies to the blended trigger only");
         assertError(run("attack", "--trigger", "blended", "--trigger-image", tmp.resolve("p.png").toString(), "--out",
